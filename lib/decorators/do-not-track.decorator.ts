@@ -1,0 +1,8 @@
+import { SetMetadata } from '@nestjs/common';
+import { DO_NOT_TRACK_METADATA } from '../prometheus.constants.js';
+
+/**
+ * Leaves a handler, or every handler of a controller, out of the default HTTP metrics.
+ * Only stores metadata, so its place among other decorators does not matter.
+ */
+export const DoNotTrack = (): ClassDecorator & MethodDecorator => SetMetadata(DO_NOT_TRACK_METADATA, true);

@@ -1,0 +1,1 @@
+export * from './prometheus-module-options.interface.js';

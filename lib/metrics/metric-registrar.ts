@@ -1,0 +1,84 @@
+import type { Registry } from 'prom-client';
+import { assertBuckets, assertLabelName, assertMetricName } from './metric-names.js';
+import type { MetricKind } from './series-metric.js';
+
+export interface MetricDefinition {
+  type: MetricKind;
+  name: string;
+  help: string;
+  labelNames: readonly string[];
+  buckets?: readonly number[];
+  /** Who declares the metric, for error messages, e.g. `PrometheusModule (http)`. */
+  declaredBy: string;
+}
+
+interface RegisteredMetric {
+  readonly name: string;
+  readonly type?: string;
+  readonly labelNames?: readonly string[];
+}
+
+// The definition each metric was created from, to explain a conflicting second definition.
+const definitions = new WeakMap<object, MetricDefinition>();
+
+function describe(def: Pick<MetricDefinition, 'type' | 'name' | 'labelNames' | 'buckets' | 'declaredBy'>): string {
+  const buckets = def.buckets ? ` buckets [${def.buckets.join(', ')}]` : '';
+  return `${def.type} ${def.name}{${def.labelNames.join(',')}}${buckets} (declared by ${def.declaredBy})`;
+}
+
+function sameLabels(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const sorted = [...b].sort();
+  return [...a].sort().every((l, i) => l === sorted[i]);
+}
+
+function sameBuckets(a?: readonly number[], b?: readonly number[]): boolean {
+  if (!a || !b) return true;
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * Returns the metric of that name from the registry, or registers the one `create` makes.
+ * Initialising a module twice (two apps in one process, hot reload) reuses the first metric;
+ * a second definition with another type, label set or buckets is a bootstrap error.
+ */
+export function ensureMetric<M extends object>(
+  registry: Registry,
+  def: MetricDefinition,
+  kind: abstract new (...args: never[]) => M,
+  create: () => M,
+): M {
+  assertMetricName(def.name, def.declaredBy);
+  for (const label of def.labelNames) assertLabelName(label, `${def.declaredBy}, metric "${def.name}"`);
+  if (new Set(def.labelNames).size !== def.labelNames.length) {
+    throw new Error(`${def.declaredBy}: metric "${def.name}" repeats a label name (${def.labelNames.join(', ')})`);
+  }
+  if (def.buckets) assertBuckets(def.buckets, `${def.declaredBy}, metric "${def.name}"`);
+
+  const existing = registry.getSingleMetric(def.name) as unknown as RegisteredMetric | undefined;
+  if (!existing) {
+    const metric = create();
+    registry.registerMetric(metric as never);
+    definitions.set(metric, def);
+    return metric;
+  }
+  const previous: Pick<MetricDefinition, 'type' | 'name' | 'labelNames' | 'buckets' | 'declaredBy'> =
+    definitions.get(existing) ?? {
+      type: (existing.type ?? 'unknown') as MetricKind,
+      name: existing.name,
+      labelNames: existing.labelNames ?? [],
+      declaredBy: 'another registration in this registry',
+    };
+  const compatible =
+    previous.type === def.type &&
+    sameLabels(previous.labelNames, def.labelNames) &&
+    sameBuckets(previous.buckets, def.buckets) &&
+    existing instanceof kind;
+  if (!compatible) {
+    throw new Error(
+      `Metric "${def.name}" is already registered as ${describe(previous)}; ` +
+        `it cannot also be registered as ${describe(def)}. Use one definition per metric name.`,
+    );
+  }
+  return existing as M;
+}

@@ -1,0 +1,51 @@
+import { type Labels, type Sample, SeriesMetric } from './series-metric.js';
+
+export class HistogramSeries {
+  /** Non-cumulative counts; the last slot is +Inf. */
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+  constructor(
+    readonly labels: Labels,
+    private readonly bounds: readonly number[],
+  ) {
+    this.counts = new Float64Array(bounds.length + 1);
+  }
+
+  observe(value: number): void {
+    const bounds = this.bounds;
+    let i = 0;
+    while (i < bounds.length && value > bounds[i]) i++;
+    this.counts[i]++;
+    this.sum += value;
+    this.count++;
+  }
+}
+
+export class SeriesHistogram extends SeriesMetric<HistogramSeries> {
+  readonly type = 'histogram' as const;
+
+  constructor(name: string, help: string, labelNames: readonly string[], readonly buckets: readonly number[]) {
+    super(name, help, labelNames);
+  }
+
+  protected createSeries(labels: Labels): HistogramSeries {
+    return new HistogramSeries(labels, this.buckets);
+  }
+  protected resetSeries(s: HistogramSeries): void {
+    s.counts.fill(0);
+    s.sum = 0;
+    s.count = 0;
+  }
+  protected collect(s: HistogramSeries, out: Sample[]): void {
+    const bucket = `${this.name}_bucket`;
+    let cumulative = 0;
+    for (let i = 0; i < this.buckets.length; i++) {
+      cumulative += s.counts[i];
+      out.push({ labels: { ...s.labels, le: this.buckets[i] }, value: cumulative, metricName: bucket });
+    }
+    out.push({ labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: bucket });
+    out.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
+    out.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` });
+  }
+}

@@ -1,0 +1,27 @@
+/** Metadata set by `@DoNotTrack()` on a controller class or a handler method. */
+export const DO_NOT_TRACK_METADATA = 'nestjs-prom-metrics:do-not-track';
+
+/** Label value of requests that matched no route (`unmatchedRoutes: 'group'`). */
+export const UNMATCHED_ROUTE = '__unmatched__';
+
+/** Status label of requests whose client went away before the response ended (nginx's convention). */
+export const CLIENT_CLOSED_REQUEST = 499;
+
+export const DEFAULT_METRICS_PATH = '/metrics';
+
+/** prom-client's default buckets: 5 ms to 10 s. */
+export const DEFAULT_DURATION_BUCKETS: readonly number[] = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+/** 100 B to 10 MB, one bucket per decade. */
+export const DEFAULT_SIZE_BUCKETS: readonly number[] = [100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000];
+
+/** Injection token of the resolved options (defaults merged). */
+export const PROMETHEUS_OPTIONS = Symbol('PROMETHEUS_OPTIONS');
+
+/** Route config flag (Fastify) of handlers marked `@DoNotTrack()`, set at bootstrap. */
+export const UNTRACKED_ROUTE_CONFIG = 'nestjs-prom-metrics:untracked';
+
+/** `@nestjs/platform-fastify`'s key for `@RouteConfig()`: Nest turns it into the route's config. */
+export const FASTIFY_ROUTE_CONFIG_METADATA = '__fastify_route_config__';
