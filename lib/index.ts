@@ -1,5 +1,17 @@
 export * from './interfaces/index.js';
+export { Counter } from './decorators/counter.decorator.js';
 export { DoNotTrack } from './decorators/do-not-track.decorator.js';
+export { Gauge } from './decorators/gauge.decorator.js';
+export { Histogram } from './decorators/histogram.decorator.js';
+export { getMetricToken, InjectMetric } from './decorators/inject-metric.decorator.js';
+export { Summary } from './decorators/summary.decorator.js';
+export {
+  makeCounterProvider,
+  makeGaugeProvider,
+  makeHistogramProvider,
+  makeSummaryProvider,
+} from './metric.providers.js';
+export { PrometheusFeatureModule } from './prometheus-feature.module.js';
 export { PrometheusModule } from './prometheus.module.js';
 export { PROMETHEUS_MODULE_OPTIONS } from './prometheus.module-definition.js';
 export { PrometheusService, type RenderedMetrics } from './prometheus.service.js';

@@ -20,6 +20,7 @@ export interface ResolvedPrometheusOptions {
   defaultLabels: Record<string, string | number>;
   defaultMetrics: Required<Pick<DefaultMetricsOptions, 'enabled'>> & Pick<DefaultMetricsOptions, 'config'>;
   http: ResolvedHttpOptions | false;
+  info?: Record<string, string>;
 }
 
 const WHERE = 'PrometheusModule options';
@@ -60,7 +61,10 @@ export function resolvePrometheusOptions(options: PrometheusModuleOptions = {}):
     };
   }
 
+  if (options.info) for (const name of Object.keys(options.info)) assertLabelName(name, `${WHERE}.info`);
+
   return {
+    info: options.info ? { ...options.info } : undefined,
     path,
     registry: options.registry ?? globalRegistry,
     defaultLabels,

@@ -25,3 +25,6 @@ export const UNTRACKED_ROUTE_CONFIG = 'nestjs-prom-metrics:untracked';
 
 /** `@nestjs/platform-fastify`'s key for `@RouteConfig()`: Nest turns it into the route's config. */
 export const FASTIFY_ROUTE_CONFIG_METADATA = '__fastify_route_config__';
+
+/** Metric decorators (`@Counter`, ...) stored on a method or a controller class. */
+export const METRIC_DECORATORS_METADATA = 'nestjs-prom-metrics:metric-decorators';

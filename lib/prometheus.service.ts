@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Registry, type RegistryContentType } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry, type RegistryContentType } from 'prom-client';
+import { ensurePromMetric } from './metrics/prom-metrics.js';
 import { PROMETHEUS_OPTIONS } from './prometheus.constants.js';
 import type { ResolvedPrometheusOptions } from './prometheus-options.js';
 
@@ -24,6 +25,15 @@ export class PrometheusService {
       if (!this.registry.getSingleMetric(`${config.prefix ?? ''}process_cpu_user_seconds_total`)) {
         collectDefaultMetrics({ ...config, register: this.registry });
       }
+    }
+    if (options.info) {
+      const info = ensurePromMetric(
+        this.registry,
+        'gauge',
+        { name: 'app_info', help: 'Information about the application, as labels', labelNames: Object.keys(options.info) },
+        'PrometheusModule options.info',
+      ) as Gauge<string>;
+      info.set(options.info, 1);
     }
   }
 

@@ -52,8 +52,8 @@ export class HttpMetricsService implements OnModuleInit {
    * Called by the interceptor when a handler is about to run. Returns the request's record, or
    * `undefined` when the request is not counted.
    */
-  handlerStarted(request: HandlerRequest, untracked: boolean): RequestRecord | undefined {
-    const raw = request.raw ?? request;
+  handlerStarted(request: object, untracked: boolean): RequestRecord | undefined {
+    const raw = (request as HandlerRequest).raw ?? (request as HandlerRequest);
     const record = raw[REQUEST_RECORD];
     if (record === undefined || this.recorder === undefined) return undefined;
     if (untracked) {

@@ -43,4 +43,6 @@ export interface PrometheusModuleOptions {
   defaultMetrics?: DefaultMetricsOptions;
   /** Default HTTP request metrics; `false` turns them off. */
   http?: false | HttpMetricsOptions;
+  /** Labels of an `app_info` gauge set to 1, e.g. `{ version: '1.2.3' }` (Flask's `metrics.info`). */
+  info?: Record<string, string>;
 }

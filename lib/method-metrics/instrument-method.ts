@@ -1,0 +1,80 @@
+import { isObservable, Observable } from 'rxjs';
+import { MethodCall, type MethodMetrics } from './method-call.js';
+import { requestContext } from './request-context.js';
+
+type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
+
+/**
+ * Wraps a method so each call is measured until it ends: a return or a throw, a native Promise
+ * that settles, or (per subscription) an Observable that completes, errors or is unsubscribed.
+ * Errors are re-thrown unchanged; `this` and arguments are passed through.
+ */
+export function instrumentMethod(original: AnyMethod, metrics: MethodMetrics): AnyMethod {
+  const wrapped = function (this: unknown, ...args: unknown[]): unknown {
+    const request = requestContext.getStore();
+    const call = new MethodCall(this, args, request, metrics);
+    let result: unknown;
+    try {
+      result = original.apply(this, args);
+    } catch (error) {
+      call.fail(error);
+      throw error;
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        value => {
+          call.succeed(value);
+          return value;
+        },
+        (error: unknown) => {
+          call.fail(error);
+          throw error;
+        },
+      );
+    }
+    if (isObservable(result)) {
+      call.handOver();
+      return measureSubscriptions(result, this, args, request, metrics);
+    }
+    call.succeed(result);
+    return result;
+  };
+  // Nest and other libraries read route, guard and documentation metadata off the method.
+  for (const key of Reflect.getMetadataKeys(original)) {
+    Reflect.defineMetadata(key, Reflect.getMetadata(key, original), wrapped);
+  }
+  Object.defineProperty(wrapped, 'name', { value: original.name, configurable: true });
+  Object.defineProperty(wrapped, 'length', { value: original.length, configurable: true });
+  return wrapped;
+}
+
+function measureSubscriptions(
+  source: Observable<unknown>,
+  instance: unknown,
+  args: unknown[],
+  request: unknown,
+  metrics: MethodMetrics,
+): Observable<unknown> {
+  return new Observable(subscriber => {
+    const call = new MethodCall(instance, args, request, metrics);
+    let last: unknown;
+    const subscription = source.subscribe({
+      next: value => {
+        last = value;
+        subscriber.next(value);
+      },
+      error: (error: unknown) => {
+        call.fail(error);
+        subscriber.error(error);
+      },
+      complete: () => {
+        call.succeed(last);
+        subscriber.complete();
+      },
+    });
+    return () => {
+      subscription.unsubscribe();
+      call.succeed(last);
+    };
+  });
+}

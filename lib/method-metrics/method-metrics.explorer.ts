@@ -1,0 +1,107 @@
+import { METHOD_METADATA } from '@nestjs/common/constants.js';
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
+import type { Counter, Gauge, Histogram } from 'prom-client';
+import type { MetricDeclaration } from '../decorators/metric-declarations.js';
+import type { CounterDecoratorOptions, LabelValue } from '../interfaces/index.js';
+import { ensurePromMetric } from '../metrics/prom-metrics.js';
+import { METRIC_DECORATORS_METADATA } from '../prometheus.constants.js';
+import { PrometheusService } from '../prometheus.service.js';
+import { instrumentMethod } from './instrument-method.js';
+import { MethodMetric } from './method-metric.js';
+
+type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
+
+// Static label sets already started at 0, so a second app in the process does not reset them.
+const started = new WeakMap<object, Set<string>>();
+
+/**
+ * Finds the methods that carry metric decorators, on controllers and providers, and replaces each
+ * on its instance with a measured wrapper: once, at bootstrap. Controllers are instrumented before
+ * Nest registers routes (see `PrometheusModule.configure`), providers at the latest in
+ * `onModuleInit`. Calls from inside the class go through the wrapper too (`this.method()`).
+ */
+@Injectable()
+export class MethodMetricsExplorer implements OnModuleInit {
+  private readonly logger = new Logger('PrometheusModule');
+  private readonly instrumented = new WeakSet<object>();
+  /** Instrumented route handlers: the interceptor gives them the request (`ctx.request`). */
+  readonly routeHandlers = new WeakSet<object>();
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly prometheus: PrometheusService,
+  ) {}
+
+  onModuleInit(): void {
+    this.explore();
+  }
+
+  explore(): void {
+    for (const wrapper of this.discovery.getControllers()) this.instrumentInstance(wrapper, true);
+    for (const wrapper of this.discovery.getProviders()) this.instrumentInstance(wrapper, false);
+  }
+
+  private instrumentInstance(wrapper: InstanceWrapper, isController: boolean): void {
+    const instance = wrapper.instance as Record<string, unknown> | undefined;
+    if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) return;
+    if (this.instrumented.has(instance)) return;
+    this.instrumented.add(instance);
+    const prototype = Object.getPrototypeOf(instance) as Record<string, unknown> | null;
+    if (!prototype || prototype === Object.prototype) return;
+    const className = instance.constructor?.name ?? 'anonymous';
+    const classDeclarations = isController
+      ? ((Reflect.getMetadata(METRIC_DECORATORS_METADATA, instance.constructor) as MetricDeclaration[] | undefined) ?? [])
+      : [];
+    for (const name of this.scanner.getAllMethodNames(prototype)) {
+      const method = prototype[name];
+      if (typeof method !== 'function') continue;
+      const own = (Reflect.getMetadata(METRIC_DECORATORS_METADATA, method) as MetricDeclaration[] | undefined) ?? [];
+      const isRoute = isController && Reflect.getMetadata(METHOD_METADATA, method) !== undefined;
+      const declarations = isRoute ? [...own, ...classDeclarations] : own;
+      if (declarations.length === 0) continue;
+      const where = `${className}.${name}`;
+      const metrics = declarations.map(d => this.methodMetric(d, where));
+      const wrapped = instrumentMethod(method as AnyMethod, {
+        gauges: metrics.filter(m => m.type === 'gauge'),
+        finals: metrics.filter(m => m.type !== 'gauge'),
+      });
+      instance[name] = wrapped;
+      if (isRoute) this.routeHandlers.add(wrapped);
+    }
+  }
+
+  private methodMetric(declaration: MetricDeclaration, method: string): MethodMetric {
+    const kind = declaration.type;
+    const decorator = `@${kind[0].toUpperCase()}${kind.slice(1)}`;
+    const where = `${decorator} on ${method}`;
+    const { labels = {}, on, ...config } = declaration.options as CounterDecoratorOptions;
+    if (typeof labels !== 'object' || labels === null) throw new Error(`${where}: "labels" must be an object`);
+    if (on !== undefined && !['always', 'error', 'success'].includes(on)) {
+      throw new Error(`${where}: "on" must be 'always', 'error' or 'success', not "${String(on)}"`);
+    }
+    const metric = ensurePromMetric(
+      this.prometheus.registry,
+      kind,
+      { ...config, labelNames: Object.keys(labels) },
+      where,
+    );
+    const methodMetric = new MethodMetric(kind, metric, labels as Record<string, LabelValue>, on ?? 'always', where, this.logger);
+    if (methodMetric.isStatic && kind !== 'summary') startAtZero(methodMetric, labels as Record<string, string | number>);
+    return methodMetric;
+  }
+}
+
+/** A series whose labels are all known is visible at 0 before the first call. */
+function startAtZero(m: MethodMetric, labels: Record<string, string | number>): void {
+  const key = JSON.stringify(Object.entries(labels).sort());
+  let done = started.get(m.metric);
+  if (!done) started.set(m.metric, (done = new Set()));
+  if (done.has(key)) return;
+  done.add(key);
+  if (m.type === 'counter') (m.metric as Counter<string>).inc(labels, 0);
+  else if (m.type === 'gauge') (m.metric as Gauge<string>).inc(labels, 0);
+  else (m.metric as Histogram<string>).zero(labels);
+}
