@@ -42,11 +42,12 @@ export class PrometheusService {
     const wanted: RegistryContentType = accept?.includes('application/openmetrics-text')
       ? Registry.OPENMETRICS_CONTENT_TYPE
       : Registry.PROMETHEUS_CONTENT_TYPE;
-    if ((this.registry.contentType as RegistryContentType) === wanted) {
+    // prom-client renames counters for good while rendering OpenMetrics (`metric.name` loses
+    // `_total`) and fixes a registry's format at construction: render OpenMetrics, and any
+    // format the registry was not made for, from a snapshot in a registry of that format.
+    if (wanted === Registry.PROMETHEUS_CONTENT_TYPE && this.registry.contentType === wanted) {
       return { contentType: wanted, body: await this.registry.metrics() };
     }
-    // prom-client renames counters while rendering OpenMetrics and fixes a registry's format at
-    // construction: render a snapshot through a registry of the wanted format instead.
     const view = new (Registry as new (type: RegistryContentType) => Registry<RegistryContentType>)(wanted);
     for (const metric of await this.registry.getMetricsAsJSON()) view.registerMetric(snapshot(metric) as never);
     return { contentType: wanted, body: await view.metrics() };

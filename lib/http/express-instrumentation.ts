@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { METHOD_METADATA } from '@nestjs/common/constants.js';
 import { DO_NOT_TRACK_METADATA } from '../prometheus.constants.js';
 import type { HttpMetricsRecorder, RouteInspector } from './http-metrics.recorder.js';
 import { REQUEST_RECORD, type RecordedRequest } from './request-record.js';
@@ -68,14 +69,15 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
   }
 
   isUntracked(route: ExpressRoute): boolean {
-    // Nest copies the handler method's metadata onto the function it registers with the router.
-    const handle = route.stack[route.stack.length - 1]?.handle;
-    return typeof handle === 'function' && Reflect.getMetadata(DO_NOT_TRACK_METADATA, handle) === true;
+    return routeMetadata(route, DO_NOT_TRACK_METADATA) === true;
   }
 
   seriesAtEnd(req: ExpressRequest, status: number): RouteSeries | null {
     const method = req.method ?? 'GET';
-    if (req.route !== undefined) return this.routeSeries(req.route, method);
+    // Nest answers unmatched requests under a global prefix from a catch-all route of its own.
+    if (req.route !== undefined && (status !== 404 || isControllerRoute(req.route))) {
+      return this.routeSeries(req.route, method);
+    }
     // Answered before routing (body parser 400/413, a middleware): find the route it was for.
     const route = status === 404 ? undefined : this.matchRoute(req, method);
     return route === undefined ? this.recorder.unmatchedSeries(method, req.url) : this.routeSeries(route, method);
@@ -89,8 +91,18 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
       const route = layer.route;
       if (route === undefined) continue;
       const handles = route._handlesMethod ?? route._handles_method;
-      if (handles?.call(route, method) && layer.match(path)) return route;
+      if (handles?.call(route, method) && isControllerRoute(route) && layer.match(path)) return route;
     }
     return undefined;
   }
+}
+
+/** Nest copies a handler method's metadata onto the function it registers with the router. */
+function routeMetadata(route: ExpressRoute, key: string): unknown {
+  const handle = route.stack[route.stack.length - 1]?.handle;
+  return typeof handle === 'function' ? Reflect.getMetadata(key, handle) : undefined;
+}
+
+function isControllerRoute(route: ExpressRoute): boolean {
+  return routeMetadata(route, METHOD_METADATA) !== undefined;
 }

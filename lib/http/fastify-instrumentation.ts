@@ -8,8 +8,12 @@ interface FastifyRequestLike {
   routeOptions: { url?: string; config: Record<string | symbol, unknown> };
 }
 interface FastifyReplyLike {
-  raw: ServerResponse;
+  raw: ServerResponse & { [FASTIFY_REPLY]?: FastifyReplyLike };
+  getHeader(name: string): unknown;
 }
+
+// Fastify passes its headers to `writeHead`, where the raw response's `getHeader` cannot see them.
+const FASTIFY_REPLY = Symbol('nestjs-prom-metrics:reply');
 interface FastifyLike {
   addHook(
     name: 'onRequest',
@@ -26,9 +30,11 @@ export class FastifyInstrumentation implements RouteInspector<Record<string | sy
 
   install(instance: FastifyLike): void {
     const recorder = this.recorder;
-    function onClose(this: ServerResponse & { req: IncomingMessage & RecordedRequest }): void {
+    function onClose(
+      this: ServerResponse & { req: IncomingMessage & RecordedRequest; [FASTIFY_REPLY]?: FastifyReplyLike },
+    ): void {
       const record = this.req[REQUEST_RECORD];
-      if (record !== undefined) recorder.end(record, this);
+      if (record !== undefined) recorder.end(record, this, undefined, this[FASTIFY_REPLY]?.getHeader('content-length'));
     }
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const inspector = this;
@@ -41,6 +47,7 @@ export class FastifyInstrumentation implements RouteInspector<Record<string | sy
         route.url === undefined
           ? recorder.unmatchedSeries(method, raw.url)
           : recorder.routeSeries(route.config, route.url, method, inspector);
+      reply.raw[FASTIFY_REPLY] = reply;
       reply.raw.on('close', onClose);
       done();
     });

@@ -73,7 +73,12 @@ export class HttpMetricsRecorder {
   }
 
   /** The response ended or the client went away; `inspector` finds the route if it is not known yet. */
-  end(record: RequestRecord, res: ServerResponse, inspector?: RouteInspector<never>): void {
+  end(
+    record: RequestRecord,
+    res: ServerResponse,
+    inspector?: RouteInspector<never>,
+    contentLength: unknown = res.getHeader('content-length'),
+  ): void {
     if (record.inProgress !== undefined) record.inProgress.inProgress.dec();
     if (record.skip) return;
     const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED_REQUEST;
@@ -81,8 +86,8 @@ export class HttpMetricsRecorder {
     if (series === undefined) series = inspector?.seriesAtEnd ? inspector.seriesAtEnd(res.req, status) : null;
     if (series === null) return;
     const seconds = (performance.now() - record.start) / 1000;
-    const length = res.getHeader('content-length');
-    series.observe(status, seconds, record.requestSize, length === undefined ? 0 : +length || 0, record.exception);
+    const responseSize = contentLength === undefined ? 0 : Number(contentLength) || 0;
+    series.observe(status, seconds, record.requestSize, responseSize, record.exception);
   }
 
   private createSeries(method: string, route: string): RouteSeries {

@@ -28,7 +28,8 @@ const SAMPLE_SUFFIXES = ['_bucket', '_sum', '_count', '_total', '_created', '_in
 function parseValue(text: string, line: string): number {
   if (text === '+Inf' || text === 'Inf') return Infinity;
   if (text === '-Inf') return -Infinity;
-  if (text === 'NaN') return NaN;
+  // Both formats take NaN case-insensitively (Go's ParseFloat; OpenMetrics' ABNF): prom-client writes "Nan".
+  if (/^nan$/i.test(text)) return NaN;
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) throw new Error(`bad value "${text}" in: ${line}`);
   return Number(text);
 }
