@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
-import { PrometheusModule } from '../lib/index.js';
+import { makeCounterProvider, PrometheusModule } from '../lib/index.js';
 import { HealthController } from './health.controller.js';
 import { OrdersController } from './orders.controller.js';
+import { OrdersService } from './orders.service.js';
 import { UsersController } from './users.controller.js';
 
 @Module({
@@ -9,8 +10,13 @@ import { UsersController } from './users.controller.js';
     PrometheusModule.forRoot({
       defaultLabels: { app: 'sample' },
       http: { excludeMethods: ['OPTIONS'] },
+      info: { version: '0.1.0' },
     }),
   ],
   controllers: [UsersController, OrdersController, HealthController],
+  providers: [
+    OrdersService,
+    makeCounterProvider({ name: 'orders_refunds_total', help: 'Refunds, by reason', labelNames: ['reason'] }),
+  ],
 })
 export class AppModule {}
