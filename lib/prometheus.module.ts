@@ -1,14 +1,13 @@
 import { type DynamicModule, Module, type NestModule, type Provider } from '@nestjs/common';
-import { APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
+import { APP_FILTER, DiscoveryModule } from '@nestjs/core';
 import { createMetricsController, routeMetricsController } from './endpoint/metrics.controller.js';
-import { HttpMetricsInterceptor } from './http/http-metrics.interceptor.js';
+import { exceptionObserver } from './http/exception-spy.js';
 import { HttpMetricsService } from './http/http-metrics.service.js';
 import { getMetricToken } from './decorators/inject-metric.decorator.js';
-import { declaredMetrics } from './decorators/metric-declarations.js';
-import type { CounterDecoratorOptions, MetricProviderDefinition } from './interfaces/index.js';
+import { declaredMetricNames } from './decorators/metric-declarations.js';
+import type { MetricProviderDefinition } from './interfaces/index.js';
 import { MethodMetricsExplorer } from './method-metrics/method-metrics.explorer.js';
 import { makeMetricProviders } from './metric.providers.js';
-import { ensurePromMetric } from './metrics/prom-metrics.js';
 import { PrometheusFeatureModule } from './prometheus-feature.module.js';
 import { DEFAULT_METRICS_PATH, PROMETHEUS_OPTIONS } from './prometheus.constants.js';
 import {
@@ -33,12 +32,16 @@ const METRICS_ROUTE = Symbol('METRICS_ROUTE');
     PrometheusService,
     HttpMetricsService,
     MethodMetricsExplorer,
-    { provide: APP_INTERCEPTOR, useClass: HttpMetricsInterceptor },
+    // Sees exceptions of middleware and of the not-found handler (never catches: see exception-spy).
+    { provide: APP_FILTER, useValue: exceptionObserver },
   ],
   exports: [PrometheusService],
 })
 export class PrometheusModule extends ConfigurableModuleClass implements NestModule {
-  constructor(private readonly explorer: MethodMetricsExplorer) {
+  constructor(
+    private readonly http: HttpMetricsService,
+    private readonly explorer: MethodMetricsExplorer,
+  ) {
     super();
   }
 
@@ -62,26 +65,18 @@ export class PrometheusModule extends ConfigurableModuleClass implements NestMod
    * capture the handler methods: the moment to instrument decorated controller methods.
    */
   configure(): void {
+    this.http.prepare();
     this.explorer.explore();
   }
 }
 
-/** Makes every metric that a decorator declares injectable by its name. */
+/** Makes every metric that a decorator of the app declares injectable by its name. */
 function withDeclaredMetrics(module: DynamicModule): DynamicModule {
-  const providers: Provider[] = declaredMetrics().map(({ type, options, declaredAt }) => {
-    const { labels = {}, on: _on, ...config } = options as CounterDecoratorOptions;
-    return {
-      provide: getMetricToken(config.name),
-      useFactory: (prometheus: PrometheusService) =>
-        ensurePromMetric(
-          prometheus.registry,
-          type,
-          { ...config, labelNames: Object.keys(labels) },
-          `@${type[0].toUpperCase()}${type.slice(1)} on ${declaredAt ?? 'an undecorated target'}`,
-        ),
-      inject: [PrometheusService],
-    };
-  });
+  const providers: Provider[] = declaredMetricNames().map(name => ({
+    provide: getMetricToken(name),
+    useFactory: (explorer: MethodMetricsExplorer) => explorer.declaredMetric(name),
+    inject: [MethodMetricsExplorer],
+  }));
   return {
     ...module,
     providers: [...(module.providers ?? []), ...providers],

@@ -490,15 +490,13 @@ describe.each(ADAPTERS)('HTTP metrics on %s', adapter => {
     expectConsistent(exp);
   });
 
-  // Documented limit: Nest runs guards before interceptors and hands their errors straight to the
-  // exception filters, so the error class is unknown; the 500 itself is counted.
-  it('counts an unknown error thrown by a guard as a 500, without classifying it', async () => {
+  it('counts an unknown error thrown by a guard as 500 with its class in http_exceptions_total', async () => {
     await start();
     await request(server).get('/misc/guard-error').expect(500);
 
     const exp = await scrape(app!);
     expect(requestCounts(exp)).toEqual({ 'GET /misc/guard-error 500': 1 });
-    expect(exceptionCounts(exp)).toEqual({});
+    expect(exceptionCounts(exp)).toEqual({ 'GET /misc/guard-error PaymentError': 1 });
     expectConsistent(exp);
   });
 

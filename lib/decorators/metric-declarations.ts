@@ -5,6 +5,7 @@ import type {
   SummaryDecoratorOptions,
 } from '../interfaces/index.js';
 import type { MetricKind } from '../metrics/series-metric.js';
+import { METRIC_DECORATORS_METADATA } from '../prometheus.constants.js';
 
 export type MetricDecoratorOptions =
   | CounterDecoratorOptions
@@ -20,15 +21,25 @@ export interface MetricDeclaration {
   declaredAt?: string;
 }
 
-// Every metric a decorator declares, by name, as the classes are defined: `PrometheusModule.forRoot()`
-// (evaluated after the classes its app imports) makes each injectable with `@InjectMetric(name)`.
-const declarations = new Map<string, MetricDeclaration>();
+// The names of the metrics decorators declare, as the classes are defined: `PrometheusModule.forRoot()`
+// (evaluated after the classes its app imports) makes each name injectable with `@InjectMetric(name)`,
+// resolved to the declaration of a class that is part of the app (see MethodMetricsExplorer).
+const declarations = new Map<string, MetricDeclaration[]>();
 
 export function recordDeclaration(declaration: MetricDeclaration): void {
   const name = declaration.options?.name;
-  if (typeof name === 'string' && !declarations.has(name)) declarations.set(name, declaration);
+  if (typeof name !== 'string') return;
+  const list = declarations.get(name);
+  if (list) list.push(declaration);
+  else declarations.set(name, [declaration]);
 }
 
-export function declaredMetrics(): MetricDeclaration[] {
-  return [...declarations.values()];
+export function declaredMetricNames(): string[] {
+  return [...declarations.keys()];
+}
+
+/** The metric decorators on a method or a class. */
+export function declarationsOf(target: unknown): MetricDeclaration[] {
+  if (typeof target !== 'function') return [];
+  return (Reflect.getMetadata(METRIC_DECORATORS_METADATA, target) as MetricDeclaration[] | undefined) ?? [];
 }

@@ -1,71 +1,110 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { METHOD_METADATA } from '@nestjs/common/constants.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DO_NOT_TRACK_METADATA } from '../prometheus.constants.js';
 import type { HttpMetricsRecorder, RouteInspector } from './http-metrics.recorder.js';
 import { REQUEST_RECORD, type RecordedRequest } from './request-record.js';
 import type { RouteSeries } from './route-series.js';
 
+type Handler = (req: ExpressRequest, res: ServerResponse, next: (error?: unknown) => void) => unknown;
 interface ExpressRoute {
   path: string;
-  stack: { handle: unknown }[];
+  stack: { handle: Handler }[];
   _handlesMethod?(method: string): boolean;
   _handles_method?(method: string): boolean;
 }
 interface ExpressLayer {
   route?: ExpressRoute;
-  handle: unknown;
   match(path: string): unknown;
 }
 interface ExpressRouter {
   stack: ExpressLayer[];
 }
 interface ExpressApp {
-  use(fn: (req: ExpressRequest, res: ServerResponse, next: () => void) => void): unknown;
+  use(fn: Handler): unknown;
   router?: ExpressRouter;
   _router?: ExpressRouter;
 }
-type ExpressRequest = IncomingMessage & RecordedRequest & { route?: ExpressRoute; path?: string };
+/** What the module uses of Nest's `ExpressAdapter`. */
+export interface ExpressAdapterLike {
+  getInstance(): unknown;
+  setOnRequestHook?(hook: Handler): void;
+  onRequestHook?: Handler;
+}
+type ExpressRequest = IncomingMessage & RecordedRequest & { route?: ExpressRoute };
 
 /**
- * Express: a layer put first in the app's stack, ahead of Nest's body parser and users'
- * middleware, starts the clock and listens for the response's end, so 404s, body-parser
- * errors and guard rejections are counted as well as what reaches a handler.
+ * Express: the adapter's request hook (run by Nest's first middleware, ahead of the body parser
+ * and users' middleware) starts the clock and listens for the response's end; each controller
+ * route's handler marks the request in progress on its route. Requests answered before routing
+ * (404s, body-parser errors) are resolved when they end.
  */
 export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
   private app?: ExpressApp;
 
   constructor(private readonly recorder: HttpMetricsRecorder) {}
 
-  install(app: ExpressApp): void {
-    this.app = app;
+  /** Before the routes are registered. */
+  install(adapter: ExpressAdapterLike): void {
+    const app = (this.app = adapter.getInstance() as ExpressApp);
     const recorder = this.recorder;
     const inspector: RouteInspector<never> = this;
     function onClose(this: ServerResponse & { req: ExpressRequest }): void {
       const record = this.req[REQUEST_RECORD];
       if (record !== undefined) recorder.end(record, this, inspector);
     }
-    app.use(function prometheusRequestStart(req, res, next) {
+    const start = (req: ExpressRequest, res: ServerResponse) => {
       recorder.begin(req);
       res.on('close', onClose);
+    };
+    if (typeof adapter.setOnRequestHook === 'function') {
+      const previous = adapter.onRequestHook;
+      adapter.setOnRequestHook(
+        previous
+          ? function (this: unknown, req, res, done) {
+              start(req, res);
+              return previous.call(this, req, res, done);
+            }
+          : (req, res, done) => {
+              start(req, res);
+              done();
+            },
+      );
+      return;
+    }
+    // Without request hooks: a layer of our own, moved ahead of everything Nest registered.
+    app.use((req, res, next) => {
+      start(req, res);
       next();
     });
-    const router = app.router ?? app._router;
-    const stack = router?.stack;
+    const stack = (app.router ?? app._router)?.stack;
     if (!Array.isArray(stack) || stack.length === 0) {
       throw new Error('PrometheusModule: cannot find the Express router stack to count HTTP requests');
     }
-    // Nest registered its body parser and the routes before modules initialise: go first.
     stack.unshift(stack.pop() as ExpressLayer);
   }
 
-  /** The route the router matched, once a handler is about to run. */
-  seriesAtHandler(req: RecordedRequest & { route?: ExpressRoute }): RouteSeries | null | undefined {
-    const route = req.route;
-    return route === undefined ? undefined : this.routeSeries(route, req.method ?? 'GET');
-  }
-
-  private routeSeries(route: ExpressRoute, method: string): RouteSeries | null {
-    return this.recorder.routeSeries(route, route.path, method, this);
+  /** After the routes are registered: each controller route's handler enters its route. */
+  instrumentRoutes(): void {
+    const recorder = this.recorder;
+    const inspector: RouteInspector<ExpressRoute> = this;
+    for (const layer of (this.app?.router ?? this.app?._router)?.stack ?? []) {
+      const route = layer.route;
+      if (route === undefined || !isControllerRoute(route) || this.isUntracked(route)) continue;
+      const last = route.stack[route.stack.length - 1];
+      const handle = last.handle;
+      const entered: Handler = function (this: unknown, req, res, next) {
+        const record = req[REQUEST_RECORD];
+        if (record !== undefined) {
+          recorder.enterRoute(record, recorder.routeSeries(route, route.path, req.method ?? 'GET', inspector));
+        }
+        return handle.call(this, req, res, next);
+      };
+      // The route's metadata (copied from the handler method by Nest) stays readable.
+      for (const key of Reflect.getMetadataKeys(handle)) {
+        Reflect.defineMetadata(key, Reflect.getMetadata(key, handle), entered);
+      }
+      last.handle = entered;
+    }
   }
 
   isUntracked(route: ExpressRoute): boolean {
@@ -76,11 +115,13 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
     const method = req.method ?? 'GET';
     // Nest answers unmatched requests under a global prefix from a catch-all route of its own.
     if (req.route !== undefined && (status !== 404 || isControllerRoute(req.route))) {
-      return this.routeSeries(req.route, method);
+      return this.recorder.routeSeries(req.route, req.route.path, method, this);
     }
     // Answered before routing (body parser 400/413, a middleware): find the route it was for.
     const route = status === 404 ? undefined : this.matchRoute(req, method);
-    return route === undefined ? this.recorder.unmatchedSeries(method, req.url) : this.routeSeries(route, method);
+    return route === undefined
+      ? this.recorder.unmatchedSeries(method, req.url)
+      : this.recorder.routeSeries(route, route.path, method, this);
   }
 
   private matchRoute(req: ExpressRequest, method: string): ExpressRoute | undefined {

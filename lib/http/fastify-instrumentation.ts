@@ -1,60 +1,88 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { UNTRACKED_ROUTE_CONFIG } from '../prometheus.constants.js';
-import type { HttpMetricsRecorder, RouteInspector } from './http-metrics.recorder.js';
+import type { HttpMetricsRecorder } from './http-metrics.recorder.js';
 import { REQUEST_RECORD, type RecordedRequest } from './request-record.js';
 
+type RawRequest = IncomingMessage & RecordedRequest;
 interface FastifyRequestLike {
-  raw: IncomingMessage & RecordedRequest;
-  routeOptions: { url?: string; config: Record<string | symbol, unknown> };
+  raw: RawRequest;
 }
 interface FastifyReplyLike {
   raw: ServerResponse & { [FASTIFY_REPLY]?: FastifyReplyLike };
   getHeader(name: string): unknown;
 }
+type Hook = ((request: FastifyRequestLike, reply: FastifyReplyLike, done: () => void) => void) & {
+  [OWN_HOOK]?: true;
+};
+interface RouteOptionsLike {
+  url: string;
+  config?: Record<string | symbol, unknown>;
+  onRequest?: Hook | Hook[];
+}
+interface FastifyLike {
+  addHook(name: 'onRoute', hook: (route: RouteOptionsLike) => void): unknown;
+}
+type NotFoundHandler = (request: FastifyRequestLike, reply: FastifyReplyLike) => unknown;
+/** What the module uses of Nest's `FastifyAdapter`. */
+export interface FastifyAdapterLike {
+  getInstance(): unknown;
+  setNotFoundHandler(handler: NotFoundHandler, ...rest: unknown[]): unknown;
+}
 
 // Fastify passes its headers to `writeHead`, where the raw response's `getHeader` cannot see them.
 const FASTIFY_REPLY = Symbol('nestjs-prom-metrics:reply');
-interface FastifyLike {
-  addHook(
-    name: 'onRequest',
-    hook: (request: FastifyRequestLike, reply: FastifyReplyLike, done: () => void) => void,
-  ): unknown;
-}
+const OWN_HOOK = Symbol('nestjs-prom-metrics:hook');
 
 /**
- * Fastify: an `onRequest` hook (which Fastify runs for every route and for its 404 handler,
- * after routing) resolves the route and listens for the response's end on the raw response.
+ * Fastify: an `onRequest` hook on each route (added as Nest registers it, so it knows its
+ * template and costs no lookup) starts the clock and listens for the end of the raw response.
+ * Routes `@DoNotTrack()` covers get no hook. Requests that match no route are recorded by
+ * Nest's not-found handler.
  */
-export class FastifyInstrumentation implements RouteInspector<Record<string | symbol, unknown>> {
+export class FastifyInstrumentation {
   constructor(private readonly recorder: HttpMetricsRecorder) {}
 
-  install(instance: FastifyLike): void {
+  /** Before the routes are registered. */
+  install(adapter: FastifyAdapterLike): void {
     const recorder = this.recorder;
-    function onClose(
-      this: ServerResponse & { req: IncomingMessage & RecordedRequest; [FASTIFY_REPLY]?: FastifyReplyLike },
-    ): void {
+    const track = (request: FastifyRequestLike, reply: FastifyReplyLike) => {
+      reply.raw[FASTIFY_REPLY] = reply;
+      reply.raw.on('close', onClose);
+      return recorder.begin(request.raw);
+    };
+    function onClose(this: ServerResponse & { req: RawRequest; [FASTIFY_REPLY]?: FastifyReplyLike }): void {
       const record = this.req[REQUEST_RECORD];
       if (record !== undefined) recorder.end(record, this, undefined, this[FASTIFY_REPLY]?.getHeader('content-length'));
     }
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const inspector = this;
-    instance.addHook('onRequest', (request, reply, done) => {
-      const raw = request.raw;
-      const record = recorder.begin(raw);
-      const route = request.routeOptions;
-      const method = raw.method ?? 'GET';
-      record.series =
-        route.url === undefined
-          ? recorder.unmatchedSeries(method, raw.url)
-          : recorder.routeSeries(route.config, route.url, method, inspector);
-      reply.raw[FASTIFY_REPLY] = reply;
-      reply.raw.on('close', onClose);
-      done();
-    });
-  }
 
-  /** Fastify binds route handlers (losing their metadata), so untracked routes carry a route config flag. */
-  isUntracked(config: Record<string | symbol, unknown>): boolean {
-    return config[UNTRACKED_ROUTE_CONFIG] === true;
+    (adapter.getInstance() as FastifyLike).addHook('onRoute', route => {
+      // Fastify derives a HEAD route from a GET route's options: drop the GET route's hook.
+      const hooks = ([] as Hook[]).concat(route.onRequest ?? []).filter(h => !h[OWN_HOOK]);
+      if (route.config?.[UNTRACKED_ROUTE_CONFIG] !== true) {
+        const key = {};
+        const template = route.url;
+        const hook: Hook = (request, reply, done) => {
+          const record = track(request, reply);
+          recorder.enterRoute(record, recorder.routeSeries(key, template, request.raw.method ?? 'GET', undefined));
+          done();
+        };
+        hook[OWN_HOOK] = true;
+        hooks.push(hook);
+      }
+      route.onRequest = hooks;
+    });
+
+    const setNotFoundHandler = adapter.setNotFoundHandler;
+    adapter.setNotFoundHandler = function (this: unknown, handler, ...rest) {
+      const recorded: NotFoundHandler = (request, reply) => {
+        const raw = request.raw;
+        // A route can hand its request over to the not-found handler (an empty path parameter).
+        const record = raw[REQUEST_RECORD] ?? track(request, reply);
+        recorder.enterRoute(record, null);
+        record.series = recorder.unmatchedSeries(raw.method ?? 'GET', raw.url);
+        return handler(request, reply);
+      };
+      return setNotFoundHandler.call(this, recorded, ...rest);
+    };
   }
 }

@@ -2,10 +2,22 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE } from '../prometheus.constants.js';
 import type { ResolvedHttpOptions } from '../prometheus-options.js';
 import type { HttpMetrics } from './http-metrics.js';
+import { takeObservedException } from './exception-spy.js';
 import { REQUEST_RECORD, RequestRecord, type RecordedRequest } from './request-record.js';
 import { RouteSeries } from './route-series.js';
 
 const UNMATCHED_KEY = Symbol('unmatched');
+
+/** An Express response or a Fastify reply, as the adapter's methods receive them. */
+export interface ResponseLike {
+  raw?: { req?: unknown };
+  req?: unknown;
+}
+
+function exceptionName(error: unknown): string {
+  if (typeof error === 'object' && error !== null) return error.constructor?.name || 'Object';
+  return typeof error;
+}
 
 /** What an adapter's instrumentation tells the recorder about its router's routes. */
 export interface RouteInspector<K> {
@@ -16,8 +28,8 @@ export interface RouteInspector<K> {
 }
 
 /**
- * Counts each response once, at its end, from what the adapter's router knows; the
- * interceptor adds what only Nest knows (the handler's `@DoNotTrack()`, the error class).
+ * Counts each response once, at its end, from what the adapter's router knows about the route,
+ * with the class of the exception Nest's exception layer handled for it, if any.
  */
 export class HttpMetricsRecorder {
   // Route identity (an Express Route, a Fastify route config) -> method -> series, or null when not counted.
@@ -62,14 +74,34 @@ export class HttpMetricsRecorder {
     return this.routeSeries(UNMATCHED_KEY, UNMATCHED_ROUTE, method, undefined);
   }
 
-  /** The handler is about to run (guards have passed): the request is in progress on its route. */
-  enter(record: RequestRecord, series: RouteSeries | null | undefined): void {
-    if (record.series === undefined) record.series = series;
-    const s = record.series;
-    if (s && !record.skip && record.inProgress === undefined) {
-      s.inProgress.inc();
-      record.inProgress = s;
+  /** The router handed the request to its route: from now on it is in progress there. */
+  enterRoute(record: RequestRecord, series: RouteSeries | null): void {
+    if (record.inProgress !== undefined) record.inProgress.inProgress.dec();
+    record.inProgress = undefined;
+    record.series = series;
+    if (series !== null) {
+      series.inProgress.inc();
+      record.inProgress = series;
     }
+  }
+
+  /**
+   * Called by the adapter right after Nest's exception layer (or a filter) asked for the
+   * response's state or replied: ties the exception being handled to the request.
+   */
+  observeException(response: ResponseLike): void {
+    const exception = takeObservedException();
+    if (exception === undefined) return;
+    const req = (response.raw ?? response).req as RecordedRequest | undefined;
+    const record = req?.[REQUEST_RECORD];
+    if (record !== undefined) record.exception = exceptionName(exception);
+  }
+
+  /** A user's exception filter is handling `exception` for this request (Express or Fastify request). */
+  noteException(request: unknown, exception: unknown): void {
+    const req = request as (RecordedRequest & { raw?: RecordedRequest }) | undefined;
+    const record = (req?.raw ?? req)?.[REQUEST_RECORD];
+    if (record !== undefined) record.exception = exceptionName(exception);
   }
 
   /** The response ended or the client went away; `inspector` finds the route if it is not known yet. */
@@ -80,7 +112,6 @@ export class HttpMetricsRecorder {
     contentLength: unknown = res.getHeader('content-length'),
   ): void {
     if (record.inProgress !== undefined) record.inProgress.inProgress.dec();
-    if (record.skip) return;
     const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED_REQUEST;
     let series = record.series;
     if (series === undefined) series = inspector?.seriesAtEnd ? inspector.seriesAtEnd(res.req, status) : null;

@@ -1,66 +1,77 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { DiscoveryService, HttpAdapterHost, MetadataScanner, Reflector } from '@nestjs/core';
+import { DiscoveryService, HttpAdapterHost, MetadataScanner, ModuleRef, ModulesContainer, Reflector } from '@nestjs/core';
 import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
-import { ExpressInstrumentation } from './express-instrumentation.js';
-import { FastifyInstrumentation } from './fastify-instrumentation.js';
+import { type ExpressAdapterLike, ExpressInstrumentation } from './express-instrumentation.js';
+import { type FastifyAdapterLike, FastifyInstrumentation } from './fastify-instrumentation.js';
 import { HttpMetrics } from './http-metrics.js';
-import { HttpMetricsRecorder } from './http-metrics.recorder.js';
-import { markUntrackedRoutes } from './untracked-routes.js';
-import { REQUEST_RECORD, type RecordedRequest, type RequestRecord } from './request-record.js';
+import { HttpMetricsRecorder, type ResponseLike } from './http-metrics.recorder.js';
+import { observeExceptionFilters } from './exception-filters.js';
+import { prepareRoutes } from './prepare-routes.js';
 
-type HandlerRequest = RecordedRequest & { raw?: RecordedRequest };
+interface ObservedAdapter {
+  getType(): string;
+  isHeadersSent(response: ResponseLike): boolean;
+  reply(response: ResponseLike, body: unknown, statusCode?: number): unknown;
+}
 
-/** Registers the default HTTP metrics and hooks them into the app's HTTP adapter. */
+/**
+ * Registers the default HTTP metrics and hooks them into the app's HTTP adapter. Nothing runs per
+ * request but the adapter hooks: no interceptor, so Nest keeps its RxJS-free fast path.
+ */
 @Injectable()
 export class HttpMetricsService implements OnModuleInit {
   private readonly logger = new Logger('PrometheusModule');
-  private recorder?: HttpMetricsRecorder;
   private express?: ExpressInstrumentation;
+  private prepared = false;
 
   constructor(
     @Inject(PROMETHEUS_OPTIONS) private readonly options: ResolvedPrometheusOptions,
     private readonly adapterHost: HttpAdapterHost,
-    discovery: DiscoveryService,
-    scanner: MetadataScanner,
-    reflector: Reflector,
-  ) {
-    // Providers are created before Nest registers routes: the last moment to mark them.
-    if (options.http !== false) markUntrackedRoutes(discovery, scanner, reflector);
-  }
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly reflector: Reflector,
+    private readonly modules: ModulesContainer,
+    private readonly moduleRef: ModuleRef,
+  ) {}
 
-  onModuleInit(): void {
+  /** In `app.init()`, after every instance exists and before Nest registers the routes. */
+  prepare(): void {
+    if (this.prepared) return;
+    this.prepared = true;
     const http = this.options.http;
-    const adapter = this.adapterHost.httpAdapter;
-    // An application context or a microservice has no HTTP adapter: nothing to count.
+    const adapter = this.adapterHost.httpAdapter as unknown as ObservedAdapter | undefined;
     if (http === false || !adapter) return;
-    const recorder = new HttpMetricsRecorder(new HttpMetrics(this.options.registry, http), http);
     const type = adapter.getType();
-    if (type === 'express') {
-      this.express = new ExpressInstrumentation(recorder);
-      this.express.install(adapter.getInstance());
-    } else if (type === 'fastify') {
-      new FastifyInstrumentation(recorder).install(adapter.getInstance());
-    } else {
+    if (type !== 'express' && type !== 'fastify') {
       this.logger.warn(`HTTP adapter "${type}" is not supported: default HTTP metrics are off`);
       return;
     }
-    this.recorder = recorder;
+    const filterHolders = prepareRoutes(this.discovery, this.scanner, this.reflector);
+    const recorder = new HttpMetricsRecorder(new HttpMetrics(this.options.registry, http), http);
+    observeExceptionFilters(this.modules, this.moduleRef, filterHolders, (request, exception) =>
+      recorder.noteException(request, exception),
+    );
+    if (type === 'express') {
+      this.express = new ExpressInstrumentation(recorder);
+      this.express.install(adapter as unknown as ExpressAdapterLike);
+    } else {
+      new FastifyInstrumentation(recorder).install(adapter as unknown as FastifyAdapterLike);
+    }
+    // Nest's exception layer and filters ask these right after choosing a filter (see exception-spy).
+    const { isHeadersSent, reply } = adapter;
+    adapter.isHeadersSent = function (this: unknown, response) {
+      recorder.observeException(response);
+      return isHeadersSent.call(this, response);
+    };
+    adapter.reply = function (this: unknown, response, ...rest) {
+      recorder.observeException(response);
+      return reply.call(this, response, ...rest);
+    };
   }
 
-  /**
-   * Called by the interceptor when a handler is about to run. Returns the request's record, or
-   * `undefined` when the request is not counted.
-   */
-  handlerStarted(request: object, untracked: boolean): RequestRecord | undefined {
-    const raw = (request as HandlerRequest).raw ?? (request as HandlerRequest);
-    const record = raw[REQUEST_RECORD];
-    if (record === undefined || this.recorder === undefined) return undefined;
-    if (untracked) {
-      record.skip = true;
-      return undefined;
-    }
-    this.recorder.enter(record, this.express?.seriesAtHandler(raw));
-    return record;
+  /** After Nest registered the routes. */
+  onModuleInit(): void {
+    this.express?.instrumentRoutes();
   }
 }

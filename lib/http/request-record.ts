@@ -10,7 +10,6 @@ export class RequestRecord {
   /** The series whose in-progress gauge this request incremented. */
   inProgress: RouteSeries | undefined = undefined;
   exception: string | undefined = undefined;
-  skip = false;
 
   constructor(
     readonly start: number,

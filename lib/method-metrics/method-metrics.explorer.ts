@@ -1,15 +1,15 @@
-import { METHOD_METADATA } from '@nestjs/common/constants.js';
+import { INTERCEPTORS_METADATA, METHOD_METADATA } from '@nestjs/common/constants.js';
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import type { Counter, Gauge, Histogram } from 'prom-client';
-import type { MetricDeclaration } from '../decorators/metric-declarations.js';
+import { declarationsOf, type MetricDeclaration } from '../decorators/metric-declarations.js';
 import type { CounterDecoratorOptions, LabelValue } from '../interfaces/index.js';
-import { ensurePromMetric } from '../metrics/prom-metrics.js';
-import { METRIC_DECORATORS_METADATA } from '../prometheus.constants.js';
+import { ensurePromMetric, type PromMetric } from '../metrics/prom-metrics.js';
 import { PrometheusService } from '../prometheus.service.js';
 import { instrumentMethod } from './instrument-method.js';
 import { MethodMetric } from './method-metric.js';
+import { requestContextInterceptor } from './request-context.interceptor.js';
 
 type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
 
@@ -21,13 +21,13 @@ const started = new WeakMap<object, Set<string>>();
  * on its instance with a measured wrapper: once, at bootstrap. Controllers are instrumented before
  * Nest registers routes (see `PrometheusModule.configure`), providers at the latest in
  * `onModuleInit`. Calls from inside the class go through the wrapper too (`this.method()`).
+ * Route handlers whose labels are functions get an interceptor that provides `ctx.request`;
+ * others pay nothing per request beyond the metrics themselves.
  */
 @Injectable()
 export class MethodMetricsExplorer implements OnModuleInit {
   private readonly logger = new Logger('PrometheusModule');
   private readonly instrumented = new WeakSet<object>();
-  /** Instrumented route handlers: the interceptor gives them the request (`ctx.request`). */
-  readonly routeHandlers = new WeakSet<object>();
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -40,25 +40,54 @@ export class MethodMetricsExplorer implements OnModuleInit {
   }
 
   explore(): void {
-    for (const wrapper of this.discovery.getControllers()) this.instrumentInstance(wrapper, true);
-    for (const wrapper of this.discovery.getProviders()) this.instrumentInstance(wrapper, false);
+    for (const wrapper of this.discovery.getControllers()) this.instrumentWrapper(wrapper, true);
+    for (const wrapper of this.discovery.getProviders()) this.instrumentWrapper(wrapper, false);
   }
 
-  private instrumentInstance(wrapper: InstanceWrapper, isController: boolean): void {
-    const instance = wrapper.instance as Record<string, unknown> | undefined;
+  /**
+   * The metric a decorator of this app's classes declares under `name`, for `@InjectMetric(name)`;
+   * `undefined` when no class of the app declares it (decorators of other apps' classes are
+   * seen by every app of the process, as the declarations are collected when classes are defined).
+   */
+  declaredMetric(name: string): PromMetric | undefined {
+    for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
+      const type: unknown = wrapper.metatype;
+      const prototype = typeof type === 'function' ? (type.prototype as Record<string, unknown> | undefined) : undefined;
+      if (!prototype) continue;
+      const found = [
+        ...declarationsOf(type),
+        ...this.scanner.getAllMethodNames(prototype).flatMap(m => declarationsOf(prototype[m])),
+      ].find(d => d.options.name === name);
+      if (found) return this.methodMetric(found, found.declaredAt ?? String(wrapper.name)).metric;
+    }
+    return undefined;
+  }
+
+  private instrumentWrapper(wrapper: InstanceWrapper, isController: boolean): void {
+    if (wrapper.isTransient) {
+      // Each consumer of a transient provider gets its own instance.
+      for (const perContext of wrapper.getStaticTransientInstances()) {
+        if (perContext?.instance) this.instrumentInstance(wrapper, perContext.instance, isController);
+      }
+    } else if (wrapper.isDependencyTreeStatic()) {
+      this.instrumentInstance(wrapper, wrapper.instance, isController);
+    }
+  }
+
+  private instrumentInstance(wrapper: InstanceWrapper, target: unknown, isController: boolean): void {
+    const instance = target as Record<string, unknown> | undefined;
     if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) return;
     if (this.instrumented.has(instance)) return;
     this.instrumented.add(instance);
     const prototype = Object.getPrototypeOf(instance) as Record<string, unknown> | null;
     if (!prototype || prototype === Object.prototype) return;
     const className = instance.constructor?.name ?? 'anonymous';
-    const classDeclarations = isController
-      ? ((Reflect.getMetadata(METRIC_DECORATORS_METADATA, instance.constructor) as MetricDeclaration[] | undefined) ?? [])
-      : [];
+    const classDeclarations = isController ? declarationsOf(instance.constructor) : [];
     for (const name of this.scanner.getAllMethodNames(prototype)) {
-      const method = prototype[name];
+      // The instance's own copy, if the HTTP metrics gave it one (see prepareRoutes).
+      const method = instance[name];
       if (typeof method !== 'function') continue;
-      const own = (Reflect.getMetadata(METRIC_DECORATORS_METADATA, method) as MetricDeclaration[] | undefined) ?? [];
+      const own = declarationsOf(method);
       const isRoute = isController && Reflect.getMetadata(METHOD_METADATA, method) !== undefined;
       const declarations = isRoute ? [...own, ...classDeclarations] : own;
       if (declarations.length === 0) continue;
@@ -69,7 +98,11 @@ export class MethodMetricsExplorer implements OnModuleInit {
         finals: metrics.filter(m => m.type !== 'gauge'),
       });
       instance[name] = wrapped;
-      if (isRoute) this.routeHandlers.add(wrapped);
+      if (isRoute && metrics.some(m => !m.isStatic)) {
+        // Label functions of a route handler may read `ctx.request`.
+        const interceptors = (Reflect.getMetadata(INTERCEPTORS_METADATA, wrapped) as unknown[] | undefined) ?? [];
+        Reflect.defineMetadata(INTERCEPTORS_METADATA, [...interceptors, requestContextInterceptor], wrapped);
+      }
     }
   }
 
