@@ -7,6 +7,7 @@ import {
   Module,
   type ModuleMetadata,
   Param,
+  type Provider,
   Post,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -272,6 +273,41 @@ describe.each(ADAPTERS)('@InjectMetric of a metric declared by a decorator (%s)'
     expect(sampleValue(exp, 'jobs_duration_seconds_count')).toBe(2);
     expect(sampleValue(exp, 'jobs_duration_seconds_bucket', { le: '1' })).toBe(1);
     expect(sampleValue(exp, 'jobs_duration_seconds_bucket', { le: '5' })).toBe(2);
+  });
+});
+
+/** A decorated class that the app provides through a factory or a value, not as a class provider. */
+class ExportJob {
+  @Counter({ name: 'export_runs_total', help: HELP, labels: { format: 'csv' } })
+  run(): string {
+    return 'exported';
+  }
+}
+
+@Injectable()
+class ExportReporter {
+  constructor(@InjectMetric('export_runs_total') readonly runs: PromCounter<'format'>) {}
+}
+
+const exportProviders: [string, Provider][] = [
+  ['useFactory', { provide: ExportJob, useFactory: () => new ExportJob() }],
+  ['useValue', { provide: ExportJob, useValue: new ExportJob() }],
+];
+
+describe.each(exportProviders)('@InjectMetric of a metric declared on a class provided with %s', (_kind, provider) => {
+  it('injects the metric the decorated method records into', async () => {
+    const registry = new Registry();
+    const app = await createContext({ imports: [prometheus(registry)], providers: [provider, ExportReporter] });
+    try {
+      expect(app.get(ExportJob).run()).toBe('exported');
+      const runs = app.get(ExportReporter).runs;
+      expect(runs).toBeInstanceOf(PromCounter);
+      expect(runs).toBe(registry.getSingleMetric('export_runs_total'));
+      runs.inc({ format: 'csv' }, 2);
+      expect(sampleValue(await read(registry), 'export_runs_total', { format: 'csv' })).toBe(3);
+    } finally {
+      await app.close();
+    }
   });
 });
 

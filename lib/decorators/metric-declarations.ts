@@ -19,6 +19,8 @@ export interface MetricDeclaration {
   readonly options: MetricDecoratorOptions;
   /** Where the decorator was first applied, for error messages. */
   declaredAt?: string;
+  /** The class it was first applied to (or whose method). */
+  owner?: unknown;
 }
 
 // The names of the metrics decorators declare, as the classes are defined: `PrometheusModule.forRoot()`
@@ -36,6 +38,10 @@ export function recordDeclaration(declaration: MetricDeclaration): void {
 
 export function declaredMetricNames(): string[] {
   return [...declarations.keys()];
+}
+
+export function declarationsNamed(name: string): readonly MetricDeclaration[] {
+  return declarations.get(name) ?? [];
 }
 
 /** The metric decorators on a method or a class. */

@@ -11,6 +11,7 @@ export function createMetricDecorator(type: MetricKind, options: MetricDecorator
   recordDeclaration(declaration);
   return (target: object, key?: string | symbol, descriptor?: PropertyDescriptor) => {
     const holder = (descriptor ? descriptor.value : target) as object;
+    declaration.owner ??= descriptor ? (target as { constructor: unknown }).constructor : target;
     declaration.declaredAt ??= descriptor
       ? `${(target as { constructor: { name: string } }).constructor.name}.${String(key)}`
       : (target as { name: string }).name;

@@ -2,7 +2,7 @@ import { METHOD_METADATA } from '@nestjs/common/constants.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DO_NOT_TRACK_METADATA } from '../prometheus.constants.js';
 import type { HttpMetricsRecorder, RouteInspector } from './http-metrics.recorder.js';
-import { REQUEST_RECORD, type RecordedRequest } from './request-record.js';
+import { type RecordedRequest, requestRecords } from './request-record.js';
 import type { RouteSeries } from './route-series.js';
 
 type Handler = (req: ExpressRequest, res: ServerResponse, next: (error?: unknown) => void) => unknown;
@@ -49,7 +49,7 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
     const recorder = this.recorder;
     const inspector: RouteInspector<never> = this;
     function onClose(this: ServerResponse & { req: ExpressRequest }): void {
-      const record = this.req[REQUEST_RECORD];
+      const record = requestRecords.get(this.req);
       if (record !== undefined) recorder.end(record, this, inspector);
     }
     const start = (req: ExpressRequest, res: ServerResponse) => {
@@ -93,7 +93,7 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
       const last = route.stack[route.stack.length - 1];
       const handle = last.handle;
       const entered: Handler = function (this: unknown, req, res, next) {
-        const record = req[REQUEST_RECORD];
+        const record = requestRecords.get(req);
         if (record !== undefined) {
           recorder.enterRoute(record, recorder.routeSeries(route, route.path, req.method ?? 'GET', inspector));
         }

@@ -1,14 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { UNTRACKED_ROUTE_CONFIG } from '../prometheus.constants.js';
 import type { HttpMetricsRecorder } from './http-metrics.recorder.js';
-import { REQUEST_RECORD, type RecordedRequest } from './request-record.js';
+import { type RecordedRequest, requestRecords } from './request-record.js';
 
 type RawRequest = IncomingMessage & RecordedRequest;
 interface FastifyRequestLike {
   raw: RawRequest;
 }
 interface FastifyReplyLike {
-  raw: ServerResponse & { [FASTIFY_REPLY]?: FastifyReplyLike };
+  raw: ServerResponse;
   getHeader(name: string): unknown;
 }
 type Hook = ((request: FastifyRequestLike, reply: FastifyReplyLike, done: () => void) => void) & {
@@ -29,8 +29,6 @@ export interface FastifyAdapterLike {
   setNotFoundHandler(handler: NotFoundHandler, ...rest: unknown[]): unknown;
 }
 
-// Fastify passes its headers to `writeHead`, where the raw response's `getHeader` cannot see them.
-const FASTIFY_REPLY = Symbol('nestjs-prom-metrics:reply');
 const OWN_HOOK = Symbol('nestjs-prom-metrics:hook');
 
 /**
@@ -46,13 +44,14 @@ export class FastifyInstrumentation {
   install(adapter: FastifyAdapterLike): void {
     const recorder = this.recorder;
     const track = (request: FastifyRequestLike, reply: FastifyReplyLike) => {
-      reply.raw[FASTIFY_REPLY] = reply;
+      const record = recorder.begin(request.raw);
+      record.reply = reply;
       reply.raw.on('close', onClose);
-      return recorder.begin(request.raw);
+      return record;
     };
-    function onClose(this: ServerResponse & { req: RawRequest; [FASTIFY_REPLY]?: FastifyReplyLike }): void {
-      const record = this.req[REQUEST_RECORD];
-      if (record !== undefined) recorder.end(record, this, undefined, this[FASTIFY_REPLY]?.getHeader('content-length'));
+    function onClose(this: ServerResponse & { req: RawRequest }): void {
+      const record = requestRecords.get(this.req);
+      if (record !== undefined) recorder.end(record, this);
     }
 
     (adapter.getInstance() as FastifyLike).addHook('onRoute', route => {
@@ -77,7 +76,7 @@ export class FastifyInstrumentation {
       const recorded: NotFoundHandler = (request, reply) => {
         const raw = request.raw;
         // A route can hand its request over to the not-found handler (an empty path parameter).
-        const record = raw[REQUEST_RECORD] ?? track(request, reply);
+        const record = requestRecords.get(raw) ?? track(request, reply);
         recorder.enterRoute(record, null);
         record.series = recorder.unmatchedSeries(raw.method ?? 'GET', raw.url);
         return handler(request, reply);

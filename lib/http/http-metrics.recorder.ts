@@ -3,7 +3,7 @@ import { CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE } from '../prometheus.constants.
 import type { ResolvedHttpOptions } from '../prometheus-options.js';
 import type { HttpMetrics } from './http-metrics.js';
 import { takeObservedException } from './exception-spy.js';
-import { REQUEST_RECORD, RequestRecord, type RecordedRequest } from './request-record.js';
+import { type RecordedRequest, RequestRecord, requestRecords } from './request-record.js';
 import { RouteSeries } from './route-series.js';
 
 const UNMATCHED_KEY = Symbol('unmatched');
@@ -12,6 +12,10 @@ const UNMATCHED_KEY = Symbol('unmatched');
 export interface ResponseLike {
   raw?: { req?: unknown };
   req?: unknown;
+}
+
+function toSize(length: unknown): number {
+  return length === undefined ? 0 : Number(length) || 0;
 }
 
 function exceptionName(error: unknown): string {
@@ -42,9 +46,8 @@ export class HttpMetricsRecorder {
 
   /** Called at the request's arrival, before body parsing and routing. */
   begin(req: IncomingMessage & RecordedRequest): RequestRecord {
-    const length = req.headers['content-length'];
-    const record = new RequestRecord(performance.now(), length === undefined ? 0 : +length || 0);
-    req[REQUEST_RECORD] = record;
+    const record = new RequestRecord(performance.now());
+    requestRecords.set(req, record);
     return record;
   }
 
@@ -93,32 +96,30 @@ export class HttpMetricsRecorder {
     const exception = takeObservedException();
     if (exception === undefined) return;
     const req = (response.raw ?? response).req as RecordedRequest | undefined;
-    const record = req?.[REQUEST_RECORD];
+    const record = req === undefined ? undefined : requestRecords.get(req);
     if (record !== undefined) record.exception = exceptionName(exception);
   }
 
   /** A user's exception filter is handling `exception` for this request (Express or Fastify request). */
   noteException(request: unknown, exception: unknown): void {
     const req = request as (RecordedRequest & { raw?: RecordedRequest }) | undefined;
-    const record = (req?.raw ?? req)?.[REQUEST_RECORD];
+    const raw = req?.raw ?? req;
+    const record = raw === undefined ? undefined : requestRecords.get(raw);
     if (record !== undefined) record.exception = exceptionName(exception);
   }
 
   /** The response ended or the client went away; `inspector` finds the route if it is not known yet. */
-  end(
-    record: RequestRecord,
-    res: ServerResponse,
-    inspector?: RouteInspector<never>,
-    contentLength: unknown = res.getHeader('content-length'),
-  ): void {
+  end(record: RequestRecord, res: ServerResponse, inspector?: RouteInspector<never>): void {
     if (record.inProgress !== undefined) record.inProgress.inProgress.dec();
     const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED_REQUEST;
     let series = record.series;
     if (series === undefined) series = inspector?.seriesAtEnd ? inspector.seriesAtEnd(res.req, status) : null;
     if (series === null) return;
     const seconds = (performance.now() - record.start) / 1000;
-    const responseSize = contentLength === undefined ? 0 : Number(contentLength) || 0;
-    series.observe(status, seconds, record.requestSize, responseSize, record.exception);
+    // Node parses request headers on first access; by the end of the response they are parsed.
+    const requestLength = res.req.headers['content-length'];
+    const responseLength = (record.reply ?? res).getHeader('content-length');
+    series.observe(status, seconds, toSize(requestLength), toSize(responseLength), record.exception);
   }
 
   private createSeries(method: string, route: string): RouteSeries {

@@ -6,11 +6,13 @@ import type { MetricKind } from '../metrics/series-metric.js';
 type Labels = Record<string, string | number>;
 type LabelFn = (context: MetricCallContext) => unknown;
 
+// Metrics already warned about: one decorator value may sit on several methods.
+const warned = new WeakSet<object>();
+
 /** One metric decorator on one method: its label values resolved as far as possible at bootstrap. */
 export class MethodMetric {
   private readonly staticLabels: Labels = {};
   private readonly dynamicLabels: [string, LabelFn][] = [];
-  private warned = false;
 
   constructor(
     readonly type: MetricKind,
@@ -48,8 +50,8 @@ export class MethodMetric {
 
   /** Metrics must never break the call they measure. */
   warn(problem: string): void {
-    if (this.warned) return;
-    this.warned = true;
+    if (warned.has(this.metric)) return;
+    warned.add(this.metric);
     this.logger.warn(`${this.where}: ${problem} (reported once per metric)`);
   }
 }

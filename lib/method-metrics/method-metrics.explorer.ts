@@ -3,7 +3,7 @@ import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import type { Counter, Gauge, Histogram } from 'prom-client';
-import { declarationsOf, type MetricDeclaration } from '../decorators/metric-declarations.js';
+import { declarationsNamed, declarationsOf, type MetricDeclaration } from '../decorators/metric-declarations.js';
 import type { CounterDecoratorOptions, LabelValue } from '../interfaces/index.js';
 import { ensurePromMetric, type PromMetric } from '../metrics/prom-metrics.js';
 import { PrometheusService } from '../prometheus.service.js';
@@ -45,22 +45,35 @@ export class MethodMetricsExplorer implements OnModuleInit {
   }
 
   /**
-   * The metric a decorator of this app's classes declares under `name`, for `@InjectMetric(name)`;
-   * `undefined` when no class of the app declares it (decorators of other apps' classes are
-   * seen by every app of the process, as the declarations are collected when classes are defined).
+   * The metric decorators declare under `name`, for `@InjectMetric(name)`. Declarations are
+   * collected when classes are defined, so every app of the process sees those of other apps'
+   * classes: the declaration of a class of this app wins; otherwise a name declared one way only
+   * is created, and a name declared several ways by classes outside the app is left out.
    */
   declaredMetric(name: string): PromMetric | undefined {
-    for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
-      const type: unknown = wrapper.metatype;
-      const prototype = typeof type === 'function' ? (type.prototype as Record<string, unknown> | undefined) : undefined;
-      if (!prototype) continue;
-      const found = [
-        ...declarationsOf(type),
-        ...this.scanner.getAllMethodNames(prototype).flatMap(m => declarationsOf(prototype[m])),
-      ].find(d => d.options.name === name);
-      if (found) return this.methodMetric(found, found.declaredAt ?? String(wrapper.name)).metric;
+    const candidates = declarationsNamed(name);
+    const inApp = this.appClasses();
+    const own = candidates.find(d => d.owner !== undefined && inApp.has(d.owner));
+    if (own) return this.methodMetric(own, own.declaredAt ?? name).metric;
+    const shapes = new Set(candidates.map(d => JSON.stringify([d.type, Object.keys(d.options.labels ?? {}).sort()])));
+    if (shapes.size !== 1) return undefined;
+    try {
+      return this.methodMetric(candidates[0], candidates[0].declaredAt ?? name).metric;
+    } catch {
+      // Declared by a class outside this app, and invalid: that app reports it.
+      return undefined;
     }
-    return undefined;
+  }
+
+  /** The classes of this app's controllers and providers (as declared, or of their instances). */
+  private appClasses(): Set<unknown> {
+    const classes = new Set<unknown>();
+    for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
+      if (typeof wrapper.metatype === 'function') classes.add(wrapper.metatype);
+      const instance = wrapper.instance as object | undefined;
+      if (instance && typeof instance === 'object') classes.add(instance.constructor);
+    }
+    return classes;
   }
 
   private instrumentWrapper(wrapper: InstanceWrapper, isController: boolean): void {
