@@ -2,7 +2,7 @@ import { METHOD_METADATA } from '@nestjs/common/constants.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DO_NOT_TRACK_METADATA } from '../prometheus.constants.js';
 import type { HttpMetricsRecorder, RouteInspector } from './http-metrics.recorder.js';
-import { type RecordedRequest, requestRecords } from './request-record.js';
+import type { RecordedRequest, RequestRecord } from './request-record.js';
 import type { RouteSeries } from './route-series.js';
 
 type Handler = (req: ExpressRequest, res: ServerResponse, next: (error?: unknown) => void) => unknown;
@@ -40,6 +40,8 @@ type ExpressRequest = IncomingMessage & RecordedRequest & { route?: ExpressRoute
  */
 export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
   private app?: ExpressApp;
+  /** Controller routes whose handler marks requests in progress. */
+  private readonly entered = new Set<ExpressRoute>();
 
   constructor(private readonly recorder: HttpMetricsRecorder) {}
 
@@ -48,13 +50,8 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
     const app = (this.app = adapter.getInstance() as ExpressApp);
     const recorder = this.recorder;
     const inspector: RouteInspector<never> = this;
-    function onClose(this: ServerResponse & { req: ExpressRequest }): void {
-      const record = requestRecords.get(this.req);
-      if (record !== undefined) recorder.end(record, this, inspector);
-    }
-    const start = (req: ExpressRequest, res: ServerResponse) => {
-      recorder.begin(req);
-      res.on('close', onClose);
+    const start = (_req: ExpressRequest, res: ServerResponse) => {
+      recorder.begin(res, inspector);
     };
     if (typeof adapter.setOnRequestHook === 'function') {
       const previous = adapter.onRequestHook;
@@ -83,20 +80,22 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
     stack.unshift(stack.pop() as ExpressLayer);
   }
 
-  /** After the routes are registered: each controller route's handler enters its route. */
+  /**
+   * After the routes are registered: each controller route's handler marks the request in
+   * progress on its route; the request's end (`seriesAtEnd`) finds the same series through
+   * `req.route` and releases it.
+   */
   instrumentRoutes(): void {
     const recorder = this.recorder;
     const inspector: RouteInspector<ExpressRoute> = this;
     for (const layer of (this.app?.router ?? this.app?._router)?.stack ?? []) {
       const route = layer.route;
       if (route === undefined || !isControllerRoute(route) || this.isUntracked(route)) continue;
+      this.entered.add(route);
       const last = route.stack[route.stack.length - 1];
       const handle = last.handle;
       const entered: Handler = function (this: unknown, req, res, next) {
-        const record = requestRecords.get(req);
-        if (record !== undefined) {
-          recorder.enterRoute(record, recorder.routeSeries(route, route.path, req.method ?? 'GET', inspector));
-        }
+        recorder.routeSeries(route, route.path, req.method ?? 'GET', inspector)?.inProgress.inc();
         return handle.call(this, req, res, next);
       };
       // The route's metadata (copied from the handler method by Nest) stays readable.
@@ -111,7 +110,14 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
     return routeMetadata(route, DO_NOT_TRACK_METADATA) === true;
   }
 
-  seriesAtEnd(req: ExpressRequest, status: number): RouteSeries | null {
+  seriesAtEnd(req: ExpressRequest, status: number, record: RequestRecord): void {
+    record.series = this.resolve(req, status);
+    if (req.route !== undefined && record.series !== null && this.entered.has(req.route)) {
+      record.inProgress = record.series;
+    }
+  }
+
+  private resolve(req: ExpressRequest, status: number): RouteSeries | null {
     const method = req.method ?? 'GET';
     // Nest answers unmatched requests under a global prefix from a catch-all route of its own.
     if (req.route !== undefined && (status !== 404 || isControllerRoute(req.route))) {

@@ -1,9 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { UNTRACKED_ROUTE_CONFIG } from '../prometheus.constants.js';
 import type { HttpMetricsRecorder } from './http-metrics.recorder.js';
-import { type RecordedRequest, requestRecords } from './request-record.js';
+import type { RecordedRequest, RequestRecord } from './request-record.js';
 
-type RawRequest = IncomingMessage & RecordedRequest;
+type RawRequest = IncomingMessage & RecordedRequest & { [FASTIFY_RECORD]?: RequestRecord };
+
+// Fastify leaves the raw request's prototype alone, so a property there is cheap.
+const FASTIFY_RECORD = Symbol('nestjs-prom-metrics:record');
 interface FastifyRequestLike {
   raw: RawRequest;
 }
@@ -44,15 +47,11 @@ export class FastifyInstrumentation {
   install(adapter: FastifyAdapterLike): void {
     const recorder = this.recorder;
     const track = (request: FastifyRequestLike, reply: FastifyReplyLike) => {
-      const record = recorder.begin(request.raw);
+      const record = recorder.begin(reply.raw);
       record.reply = reply;
-      reply.raw.on('close', onClose);
+      request.raw[FASTIFY_RECORD] = record;
       return record;
     };
-    function onClose(this: ServerResponse & { req: RawRequest }): void {
-      const record = requestRecords.get(this.req);
-      if (record !== undefined) recorder.end(record, this);
-    }
 
     (adapter.getInstance() as FastifyLike).addHook('onRoute', route => {
       // Fastify derives a HEAD route from a GET route's options: drop the GET route's hook.
@@ -76,7 +75,7 @@ export class FastifyInstrumentation {
       const recorded: NotFoundHandler = (request, reply) => {
         const raw = request.raw;
         // A route can hand its request over to the not-found handler (an empty path parameter).
-        const record = requestRecords.get(raw) ?? track(request, reply);
+        const record = raw[FASTIFY_RECORD] ?? track(request, reply);
         recorder.enterRoute(record, null);
         record.series = recorder.unmatchedSeries(raw.method ?? 'GET', raw.url);
         return handler(request, reply);

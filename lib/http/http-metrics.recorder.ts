@@ -3,7 +3,7 @@ import { CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE } from '../prometheus.constants.
 import type { ResolvedHttpOptions } from '../prometheus-options.js';
 import type { HttpMetrics } from './http-metrics.js';
 import { takeObservedException } from './exception-spy.js';
-import { type RecordedRequest, RequestRecord, requestRecords } from './request-record.js';
+import { type RecordedRequest, REQUEST_EXCEPTION, RequestRecord } from './request-record.js';
 import { RouteSeries } from './route-series.js';
 
 const UNMATCHED_KEY = Symbol('unmatched');
@@ -27,8 +27,11 @@ function exceptionName(error: unknown): string {
 export interface RouteInspector<K> {
   /** Whether the route was marked `@DoNotTrack()` (asked once per route). */
   isUntracked(route: K): boolean;
-  /** Finds the route of a request that no handler saw (answered before routing or by a guard). */
-  seriesAtEnd?(req: IncomingMessage, status: number): RouteSeries | null;
+  /**
+   * Resolves `record.series` (and `record.inProgress`, if the route's handler entered it) of a
+   * request whose route was not known when it began.
+   */
+  seriesAtEnd?(req: IncomingMessage, status: number, record: RequestRecord): void;
 }
 
 /**
@@ -44,10 +47,13 @@ export class HttpMetricsRecorder {
     private readonly options: ResolvedHttpOptions,
   ) {}
 
-  /** Called at the request's arrival, before body parsing and routing. */
-  begin(req: IncomingMessage & RecordedRequest): RequestRecord {
+  /**
+   * Called at the request's arrival, before body parsing and routing: starts the clock and
+   * counts the request when its response ends or its client goes away.
+   */
+  begin(res: ServerResponse, inspector?: RouteInspector<never>): RequestRecord {
     const record = new RequestRecord(performance.now());
-    requestRecords.set(req, record);
+    res.on('close', () => this.end(record, res, inspector));
     return record;
   }
 
@@ -96,30 +102,29 @@ export class HttpMetricsRecorder {
     const exception = takeObservedException();
     if (exception === undefined) return;
     const req = (response.raw ?? response).req as RecordedRequest | undefined;
-    const record = req === undefined ? undefined : requestRecords.get(req);
-    if (record !== undefined) record.exception = exceptionName(exception);
+    if (req !== undefined) req[REQUEST_EXCEPTION] = exceptionName(exception);
   }
 
   /** A user's exception filter is handling `exception` for this request (Express or Fastify request). */
   noteException(request: unknown, exception: unknown): void {
     const req = request as (RecordedRequest & { raw?: RecordedRequest }) | undefined;
     const raw = req?.raw ?? req;
-    const record = raw === undefined ? undefined : requestRecords.get(raw);
-    if (record !== undefined) record.exception = exceptionName(exception);
+    if (raw !== undefined) raw[REQUEST_EXCEPTION] = exceptionName(exception);
   }
 
   /** The response ended or the client went away; `inspector` finds the route if it is not known yet. */
-  end(record: RequestRecord, res: ServerResponse, inspector?: RouteInspector<never>): void {
-    if (record.inProgress !== undefined) record.inProgress.inProgress.dec();
+  private end(record: RequestRecord, res: ServerResponse, inspector?: RouteInspector<never>): void {
     const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED_REQUEST;
-    let series = record.series;
-    if (series === undefined) series = inspector?.seriesAtEnd ? inspector.seriesAtEnd(res.req, status) : null;
-    if (series === null) return;
+    if (record.series === undefined && inspector?.seriesAtEnd) inspector.seriesAtEnd(res.req, status, record);
+    if (record.inProgress !== undefined) record.inProgress.inProgress.dec();
+    const series = record.series;
+    if (series === null || series === undefined) return;
     const seconds = (performance.now() - record.start) / 1000;
     // Node parses request headers on first access; by the end of the response they are parsed.
     const requestLength = res.req.headers['content-length'];
     const responseLength = (record.reply ?? res).getHeader('content-length');
-    series.observe(status, seconds, toSize(requestLength), toSize(responseLength), record.exception);
+    const exception = (res.req as RecordedRequest)[REQUEST_EXCEPTION];
+    series.observe(status, seconds, toSize(requestLength), toSize(responseLength), exception);
   }
 
   private createSeries(method: string, route: string): RouteSeries {
