@@ -3,7 +3,7 @@ import { CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE } from '../prometheus.constants.
 import type { ResolvedHttpOptions } from '../prometheus-options.js';
 import type { HttpMetrics } from './http-metrics.js';
 import { takeObservedException } from './exception-spy.js';
-import { type RecordedRequest, REQUEST_EXCEPTION, RequestRecord } from './request-record.js';
+import { type RecordedRequest, RequestRecord, requestExceptions } from './request-record.js';
 import { RouteSeries } from './route-series.js';
 
 const UNMATCHED_KEY = Symbol('unmatched');
@@ -102,14 +102,14 @@ export class HttpMetricsRecorder {
     const exception = takeObservedException();
     if (exception === undefined) return;
     const req = (response.raw ?? response).req as RecordedRequest | undefined;
-    if (req !== undefined) req[REQUEST_EXCEPTION] = exceptionName(exception);
+    if (req !== undefined) requestExceptions.set(req, exceptionName(exception));
   }
 
   /** A user's exception filter is handling `exception` for this request (Express or Fastify request). */
   noteException(request: unknown, exception: unknown): void {
     const req = request as (RecordedRequest & { raw?: RecordedRequest }) | undefined;
     const raw = req?.raw ?? req;
-    if (raw !== undefined) raw[REQUEST_EXCEPTION] = exceptionName(exception);
+    if (raw !== undefined) requestExceptions.set(raw, exceptionName(exception));
   }
 
   /** The response ended or the client went away; `inspector` finds the route if it is not known yet. */
@@ -123,7 +123,7 @@ export class HttpMetricsRecorder {
     // Node parses request headers on first access; by the end of the response they are parsed.
     const requestLength = res.req.headers['content-length'];
     const responseLength = (record.reply ?? res).getHeader('content-length');
-    const exception = (res.req as RecordedRequest)[REQUEST_EXCEPTION];
+    const exception = status >= 500 ? requestExceptions.get(res.req) : undefined;
     series.observe(status, seconds, toSize(requestLength), toSize(responseLength), exception);
   }
 

@@ -13,16 +13,16 @@ export class RequestRecord {
 }
 
 /**
- * The class of the exception a request ended with, on its `IncomingMessage`: set on the error path
- * only. (Records themselves are not kept on the request: Express changes the request's prototype,
- * after which each added property costs V8 a map change, about 1.5 us a request here; a WeakMap
- * instead made young-generation GC slower.)
+ * The class of the exception a request ended with, by its `IncomingMessage`: written on the error
+ * path and read for 5xx responses only. Records themselves are held by the response's close
+ * listener, not kept on the request: Express changes the request's prototype, after which each
+ * added property costs V8 a map change (about 1.5 us a request here), and a WeakMap written for
+ * every request made young-generation GC slower.
  */
-export const REQUEST_EXCEPTION = Symbol('nestjs-prom-metrics:exception');
+export const requestExceptions = new WeakMap<object, string>();
 
 export interface RecordedRequest {
   method?: string;
   url?: string;
   headers: Record<string, string | string[] | undefined>;
-  [REQUEST_EXCEPTION]?: string;
 }
