@@ -442,6 +442,17 @@ describe.each(ADAPTERS)('HTTP metrics on %s', adapter => {
     expectConsistent(exp);
   });
 
+  it('counts HEAD requests on a GET route under that route, with method HEAD', async () => {
+    await start();
+    await request(server).head('/items/5').expect(200);
+    await request(server).head('/items/5').expect(200);
+    await request(server).get('/items/5').expect(200);
+
+    const exp = await scrape(app!);
+    expect(requestCounts(exp)).toEqual({ 'HEAD /items/:id 200': 2, 'GET /items/:id 200': 1 });
+    expectConsistent(exp);
+  });
+
   it('counts unknown errors as 500 with the error class in http_exceptions_total', async () => {
     await start();
     await request(server).get('/misc/payment').expect(500);
