@@ -14,7 +14,6 @@ import {
   Injectable,
   InternalServerErrorException,
   Logger,
-  Module,
   type ModuleMetadata,
   type NestInterceptor,
   NotFoundException,
@@ -26,7 +25,7 @@ import {
   UseGuards,
   UseInterceptors,
 } from '@nestjs/common';
-import { NestFactory, Reflector } from '@nestjs/core';
+import { Reflector } from '@nestjs/core';
 import { Registry } from 'prom-client';
 import { interval, lastValueFrom, map, Observable, of, Subject, type Subscription, take, throwError } from 'rxjs';
 import request from 'supertest';
@@ -36,11 +35,18 @@ import {
   Gauge,
   Histogram,
   type MetricCallContext,
-  PrometheusModule,
   Summary,
 } from '../lib/index.js';
-import { ADAPTERS, type AdapterName, createApp, scrape } from './utils/app.js';
-import { type Exposition, findSamples, parseExposition, sampleValue, sumOf } from './utils/exposition.js';
+import {
+  ADAPTERS,
+  type AdapterName,
+  createApp,
+  createContext,
+  isolatedPrometheus,
+  readRegistry,
+  scrape,
+} from './utils/app.js';
+import { type Exposition, findSamples, sampleValue, sumOf } from './utils/exposition.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -48,21 +54,6 @@ import { type Exposition, findSamples, parseExposition, sampleValue, sumOf } fro
 
 const HELP = 'test metric';
 
-/** The module under test on its own registry, without process metrics. */
-function prometheus(registry: Registry) {
-  return PrometheusModule.forRoot({ registry, defaultMetrics: { enabled: false } });
-}
-
-async function read(registry: Registry): Promise<Exposition> {
-  return parseExposition(await registry.metrics());
-}
-
-/** A non-HTTP application: `NestFactory.createApplicationContext`, no HTTP adapter at all. */
-async function createContext(metadata: ModuleMetadata): Promise<INestApplicationContext> {
-  @Module(metadata)
-  class ContextModule {}
-  return NestFactory.createApplicationContext(ContextModule, { logger: false, abortOnError: false });
-}
 
 interface Deferred<T> {
   promise: Promise<T>;
@@ -232,7 +223,7 @@ describe('metric decorators on provider methods (application context, no HTTP ad
 
   beforeAll(async () => {
     registry = new Registry();
-    app = await createContext({ imports: [prometheus(registry)], providers: [WorkService, OtherWorkService] });
+    app = await createContext({ imports: [isolatedPrometheus(registry)], providers: [WorkService, OtherWorkService] });
     await app.init();
     work = app.get(WorkService);
   });
@@ -250,7 +241,7 @@ describe('metric decorators on provider methods (application context, no HTTP ad
       expect(work.seenArgs.at(-1)?.[2]).toBe(probe);
       expect(probe).toHaveReturnedWith(1);
 
-      const exp = await read(registry);
+      const exp = await readRegistry(registry);
       expect(sampleValue(exp, 'work_sync_total', { outcome: 'ok:a' })).toBe(1);
       expect(sampleValue(exp, 'work_sync_in_progress')).toBe(0);
       expect(sampleValue(exp, 'work_sync_seconds_count')).toBe(1);
@@ -268,7 +259,7 @@ describe('metric decorators on provider methods (application context, no HTTP ad
       expect(caught).toBe(error);
       expect(probe).toHaveReturnedWith(1);
 
-      const exp = await read(registry);
+      const exp = await readRegistry(registry);
       expect(sampleValue(exp, 'work_sync_total', { outcome: 'error:sync boom' })).toBe(1);
       expect(sampleValue(exp, 'work_sync_total', { outcome: 'ok:a' })).toBe(1);
       expect(sampleValue(exp, 'work_sync_in_progress')).toBe(0);
@@ -286,7 +277,7 @@ describe('metric decorators on provider methods (application context, no HTTP ad
       try {
         expect(pending).toBeInstanceOf(Promise);
         await sleep(5);
-        exp = await read(registry);
+        exp = await readRegistry(registry);
         expect(sampleValue(exp, 'work_async_in_progress')).toBe(1);
         expect(findSamples(exp, 'work_async_total')).toHaveLength(0);
       } finally {
@@ -295,7 +286,7 @@ describe('metric decorators on provider methods (application context, no HTTP ad
       await expect(pending).resolves.toBe(item);
       expect(work.seenThis.at(-1)).toBe(work);
 
-      exp = await read(registry);
+      exp = await readRegistry(registry);
       expect(sampleValue(exp, 'work_async_in_progress')).toBe(0);
       expect(sampleValue(exp, 'work_async_total', { outcome: 'ok:p' })).toBe(1);
     });
@@ -307,13 +298,13 @@ describe('metric decorators on provider methods (application context, no HTTP ad
       const settled = expect(pending).rejects.toBe(error);
       try {
         await sleep(5);
-        expect(sampleValue(await read(registry), 'work_async_in_progress')).toBe(1);
+        expect(sampleValue(await readRegistry(registry), 'work_async_in_progress')).toBe(1);
       } finally {
         gate.resolve();
       }
       await settled;
 
-      const exp = await read(registry);
+      const exp = await readRegistry(registry);
       expect(sampleValue(exp, 'work_async_in_progress')).toBe(0);
       expect(sampleValue(exp, 'work_async_total', { outcome: 'error:async boom' })).toBe(1);
       expect(sampleValue(exp, 'work_async_total', { outcome: 'ok:p' })).toBe(1);
@@ -329,11 +320,11 @@ describe('metric decorators on provider methods (application context, no HTTP ad
       const done = deferred();
       work.stream(subject).subscribe({ next: v => seen.push(v), complete: () => done.resolve() });
       try {
-        expect(sampleValue(await read(registry), 'work_stream_in_progress')).toBe(1);
+        expect(sampleValue(await readRegistry(registry), 'work_stream_in_progress')).toBe(1);
         subject.next(first);
         subject.next(last);
-        expect(sampleValue(await read(registry), 'work_stream_in_progress')).toBe(1);
-        expect(findSamples(await read(registry), 'work_stream_total')).toHaveLength(0);
+        expect(sampleValue(await readRegistry(registry), 'work_stream_in_progress')).toBe(1);
+        expect(findSamples(await readRegistry(registry), 'work_stream_total')).toHaveLength(0);
       } finally {
         subject.complete();
       }
@@ -343,7 +334,7 @@ describe('metric decorators on provider methods (application context, no HTTP ad
       expect(seen[0]).toBe(first);
       expect(seen[1]).toBe(last);
       expect(work.seenThis.at(-1)).toBe(work);
-      const exp = await read(registry);
+      const exp = await readRegistry(registry);
       expect(sampleValue(exp, 'work_stream_in_progress')).toBe(0);
       expect(sampleValue(exp, 'work_stream_total', { outcome: 'ok:two' })).toBe(1);
     });
@@ -352,7 +343,7 @@ describe('metric decorators on provider methods (application context, no HTTP ad
       const error = new WorkError('stream boom');
       await expect(lastValueFrom(work.stream(throwError(() => error)))).rejects.toBe(error);
 
-      const exp = await read(registry);
+      const exp = await readRegistry(registry);
       expect(sampleValue(exp, 'work_stream_in_progress')).toBe(0);
       expect(sampleValue(exp, 'work_stream_total', { outcome: 'error:stream boom' })).toBe(1);
       expect(sampleValue(exp, 'work_stream_total', { outcome: 'ok:two' })).toBe(1);
@@ -368,7 +359,7 @@ describe('metric decorators on provider methods (application context, no HTTP ad
           tornDown = true;
         };
       });
-      const before = sumOf(await read(registry), 'work_cancel_total');
+      const before = sumOf(await readRegistry(registry), 'work_cancel_total');
       try {
         await expect(lastValueFrom(work.cancellable(source).pipe(take(1)))).resolves.toBe(0);
       } finally {
@@ -376,24 +367,24 @@ describe('metric decorators on provider methods (application context, no HTTP ad
       }
 
       expect(tornDown).toBe(true);
-      const exp = await read(registry);
+      const exp = await readRegistry(registry);
       expect(sampleValue(exp, 'work_cancel_in_progress')).toBe(0);
       expect(sampleValue(exp, 'work_cancel_total')).toBe(before + 1);
     });
 
     it('ends the call when the subscriber unsubscribes manually', async () => {
-      const before = sumOf(await read(registry), 'work_cancel_total');
+      const before = sumOf(await readRegistry(registry), 'work_cancel_total');
       const subscription = work.cancellable(interval(5)).subscribe();
       let exp: Exposition;
       try {
         await sleep(12);
-        exp = await read(registry);
+        exp = await readRegistry(registry);
         expect(sampleValue(exp, 'work_cancel_in_progress')).toBe(1);
         expect(sampleValue(exp, 'work_cancel_total')).toBe(before);
       } finally {
         subscription.unsubscribe();
       }
-      exp = await read(registry);
+      exp = await readRegistry(registry);
       expect(sampleValue(exp, 'work_cancel_in_progress')).toBe(0);
       expect(sampleValue(exp, 'work_cancel_total')).toBe(before + 1);
     });
@@ -404,7 +395,7 @@ describe('metric decorators on provider methods (application context, no HTTP ad
       await expect(work.delayed(50)).resolves.toBe(50);
       await work.delayed(50);
 
-      const exp = await read(registry);
+      const exp = await readRegistry(registry);
       expect(sampleValue(exp, 'work_delay_seconds_count')).toBe(2);
       const sum = sampleValue(exp, 'work_delay_seconds_sum') ?? NaN;
       expect(sum).toBeGreaterThanOrEqual(0.09);
@@ -424,7 +415,7 @@ describe('metric decorators on provider methods (application context, no HTTP ad
     it('observe failed calls too', async () => {
       await expect(work.delayedFailure(50)).rejects.toThrow('late failure');
 
-      const exp = await read(registry);
+      const exp = await readRegistry(registry);
       expect(sampleValue(exp, 'work_delay_failed_seconds_count')).toBe(1);
       expect(sampleValue(exp, 'work_delay_failed_seconds_sum')).toBeGreaterThanOrEqual(0.045);
       expect(sampleValue(exp, 'work_delay_failed_seconds_sum')).toBeLessThan(2);
@@ -443,7 +434,7 @@ describe('metric decorators on provider methods (application context, no HTTP ad
           // counted
         }
       }
-      const exp = await read(registry);
+      const exp = await readRegistry(registry);
       expect(sampleValue(exp, 'work_failures_total')).toBe(2);
       expect(sampleValue(exp, 'work_successes_total')).toBe(3);
       expect(sampleValue(exp, 'work_attempts_total')).toBe(5);
@@ -454,7 +445,7 @@ describe('metric decorators on provider methods (application context, no HTTP ad
         await work.attemptAsync(fail).catch(() => undefined);
         await lastValueFrom(work.attemptStream(fail)).catch(() => undefined);
       }
-      const exp = await read(registry);
+      const exp = await readRegistry(registry);
       expect(sampleValue(exp, 'work_async_failures_total')).toBe(1);
       expect(sampleValue(exp, 'work_async_successes_total')).toBe(2);
       expect(sampleValue(exp, 'work_stream_failures_total')).toBe(1);
@@ -463,7 +454,7 @@ describe('metric decorators on provider methods (application context, no HTTP ad
 
   it('gives label functions the instance, the arguments and the result (and no request outside HTTP)', async () => {
     expect(work.withContext('x', 7)).toBe('x-7');
-    const exp = await read(registry);
+    const exp = await readRegistry(registry);
     expect(
       sampleValue(exp, 'work_context_total', {
         instance: 'WorkService',
@@ -478,7 +469,7 @@ describe('metric decorators on provider methods (application context, no HTTP ad
   it('counts calls from inside the same class (this.inner())', async () => {
     expect(work.outer()).toBe(2);
     expect(work.outer()).toBe(2);
-    const exp = await read(registry);
+    const exp = await readRegistry(registry);
     expect(sampleValue(exp, 'work_outer_total')).toBe(2);
     expect(sampleValue(exp, 'work_inner_total')).toBe(2);
   });
@@ -489,7 +480,7 @@ describe('metric decorators on provider methods (application context, no HTTP ad
     await work.taskB();
     expect(app.get(OtherWorkService).taskC()).toBe('c');
 
-    const exp = await read(registry);
+    const exp = await readRegistry(registry);
     expect(findSamples(exp, 'work_tasks_total')).toHaveLength(1);
     expect(sampleValue(exp, 'work_tasks_total', { kind: 'task' })).toBe(4);
   });
@@ -518,7 +509,7 @@ describe('metric decorators on a transient provider', () => {
 
   beforeAll(async () => {
     registry = new Registry();
-    app = await createContext({ imports: [prometheus(registry)], providers: [TransientFormatter, InvoiceService] });
+    app = await createContext({ imports: [isolatedPrometheus(registry)], providers: [TransientFormatter, InvoiceService] });
     await app.init();
   });
   afterAll(() => app.close());
@@ -529,7 +520,7 @@ describe('metric decorators on a transient provider', () => {
     const invoices = app.get(InvoiceService);
     expect(invoices.print(1)).toBe('#1');
     expect(invoices.formatter.format(2)).toBe('#2');
-    expect(sampleValue(await read(registry), 'transient_format_total')).toBe(2);
+    expect(sampleValue(await readRegistry(registry), 'transient_format_total')).toBe(2);
   });
 });
 
@@ -596,7 +587,7 @@ describe('a label function that throws', () => {
 
   beforeAll(async () => {
     registry = new Registry();
-    app = await createContext({ imports: [prometheus(registry)], providers: [RiskyService, SharedRiskyService] });
+    app = await createContext({ imports: [isolatedPrometheus(registry)], providers: [RiskyService, SharedRiskyService] });
     await app.init();
   });
   afterAll(() => app.close());
@@ -615,7 +606,7 @@ describe('a label function that throws', () => {
     await expect(risky.timed()).resolves.toBe('no user object');
     expect(warn).toHaveBeenCalledTimes(2);
 
-    const exp = await read(registry);
+    const exp = await readRegistry(registry);
     expect(sampleValue(exp, 'risky_calls_total', { kind: 'static', who: 'error' })).toBe(3);
     expect(sampleValue(exp, 'risky_seconds_count', { who: 'error' })).toBe(2);
   });
@@ -629,7 +620,7 @@ describe('a label function that throws', () => {
     expect(shared.first()).toBe('first');
     expect(shared.second()).toBe('second');
 
-    expect(sampleValue(await read(registry), 'risky_shared_total', { who: 'error' })).toBe(4);
+    expect(sampleValue(await readRegistry(registry), 'risky_shared_total', { who: 'error' })).toBe(4);
     expect(warn).toHaveBeenCalledTimes(1);
   });
 });
@@ -836,7 +827,7 @@ describe.each(ADAPTERS)('metric decorators on controllers (%s)', (adapter: Adapt
   beforeAll(async () => {
     registry = new Registry();
     app = await createApp(adapter, {
-      imports: [prometheus(registry)],
+      imports: [isolatedPrometheus(registry)],
       controllers: [OrdersController, ReportsController],
       providers: [Gate, OrderEventsService],
     });
@@ -1015,7 +1006,7 @@ describe.each(ADAPTERS)('metrics with only static labels (%s)', (adapter: Adapte
 
   beforeAll(async () => {
     app = await createApp(adapter, {
-      imports: [prometheus(new Registry())],
+      imports: [isolatedPrometheus(new Registry())],
       controllers: [QueueController],
       providers: [QueueService],
     });
@@ -1177,7 +1168,7 @@ describe('apps only see the metric decorators of their own classes', () => {
     }
     void UnusedService;
     const registry = await bootContext({ providers: [UsedService] });
-    expect(sampleValue(await read(registry), 'used_total')).toBe(0);
+    expect(sampleValue(await readRegistry(registry), 'used_total')).toBe(0);
   });
 
   it('two apps with their own registries may define the same metric name with different labels', async () => {
@@ -1193,8 +1184,8 @@ describe('apps only see the metric decorators of their own classes', () => {
       run(): void {}
     }
     const billing = await bootContext({ providers: [BillingService] });
-    expect(sampleValue(await read(billing), 'jobs_total', { queue: 'billing' })).toBe(0);
+    expect(sampleValue(await readRegistry(billing), 'jobs_total', { queue: 'billing' })).toBe(0);
     const mail = await bootContext({ providers: [MailService] });
-    expect(sampleValue(await read(mail), 'jobs_total', { mailbox: 'inbox' })).toBe(0);
+    expect(sampleValue(await readRegistry(mail), 'jobs_total', { mailbox: 'inbox' })).toBe(0);
   });
 });

@@ -10,7 +10,6 @@ import {
   type Provider,
   Post,
 } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import {
   Counter as PromCounter,
   Gauge as PromGauge,
@@ -31,8 +30,16 @@ import {
   type MetricProviderDefinition,
   PrometheusModule,
 } from '../lib/index.js';
-import { ADAPTERS, type AdapterName, createApp, scrape } from './utils/app.js';
-import { type Exposition, findSamples, parseExposition, sampleValue } from './utils/exposition.js';
+import {
+  ADAPTERS,
+  type AdapterName,
+  createApp,
+  createContext,
+  isolatedPrometheus,
+  readRegistry,
+  scrape,
+} from './utils/app.js';
+import { findSamples, sampleValue } from './utils/exposition.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -40,28 +47,12 @@ import { type Exposition, findSamples, parseExposition, sampleValue } from './ut
 
 const HELP = 'test metric';
 
-function prometheus(registry: Registry) {
-  return PrometheusModule.forRoot({ registry, defaultMetrics: { enabled: false } });
-}
-
-async function read(registry: Registry): Promise<Exposition> {
-  return parseExposition(await registry.metrics());
-}
-
-/** A non-HTTP application: `NestFactory.createApplicationContext`, initialised. */
-async function createContext(metadata: ModuleMetadata): Promise<INestApplicationContext> {
-  @Module(metadata)
-  class ContextModule {}
-  const app = await NestFactory.createApplicationContext(ContextModule, { logger: false, abortOnError: false });
-  await app.init();
-  return app;
-}
 
 /** The message of the error bootstrapping an application context with these modules rejects with. */
 async function bootstrapError(imports: ModuleMetadata['imports']): Promise<string> {
   let app: INestApplicationContext | undefined;
   try {
-    app = await createContext({ imports: [prometheus(new Registry()), ...(imports ?? [])] });
+    app = await (await createContext({ imports: [isolatedPrometheus(new Registry()), ...(imports ?? [])] })).init();
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
   }
@@ -140,7 +131,7 @@ describe.each(ADAPTERS)('@InjectMetric with makeXxxProvider() and forFeature() (
 
   beforeAll(async () => {
     registry = new Registry();
-    app = await createApp(adapter, { imports: [prometheus(registry), OrdersModule, PaymentsModule] });
+    app = await createApp(adapter, { imports: [isolatedPrometheus(registry), OrdersModule, PaymentsModule] });
   });
   afterAll(() => app.close());
 
@@ -250,7 +241,7 @@ describe.each(ADAPTERS)('@InjectMetric of a metric declared by a decorator (%s)'
 
   beforeAll(async () => {
     registry = new Registry();
-    app = await createApp(adapter, { imports: [prometheus(registry), JobsModule] });
+    app = await createApp(adapter, { imports: [isolatedPrometheus(registry), JobsModule] });
   });
   afterAll(() => app.close());
 
@@ -297,14 +288,14 @@ const exportProviders: [string, Provider][] = [
 describe.each(exportProviders)('@InjectMetric of a metric declared on a class provided with %s', (_kind, provider) => {
   it('injects the metric the decorated method records into', async () => {
     const registry = new Registry();
-    const app = await createContext({ imports: [prometheus(registry)], providers: [provider, ExportReporter] });
+    const app = await (await createContext({ imports: [isolatedPrometheus(registry)], providers: [provider, ExportReporter] })).init();
     try {
       expect(app.get(ExportJob).run()).toBe('exported');
       const runs = app.get(ExportReporter).runs;
       expect(runs).toBeInstanceOf(PromCounter);
       expect(runs).toBe(registry.getSingleMetric('export_runs_total'));
       runs.inc({ format: 'csv' }, 2);
-      expect(sampleValue(await read(registry), 'export_runs_total', { format: 'csv' })).toBe(3);
+      expect(sampleValue(await readRegistry(registry), 'export_runs_total', { format: 'csv' })).toBe(3);
     } finally {
       await app.close();
     }
@@ -378,9 +369,9 @@ describe('the same metric name declared twice with the same definition gives one
 
   beforeAll(async () => {
     registry = new Registry();
-    app = await createContext({
-      imports: [prometheus(registry), DupModuleA, DupModuleB, FeatureModuleA, FeatureModuleB, FeatureModuleC, MixedModule],
-    });
+    app = await (await createContext({
+      imports: [isolatedPrometheus(registry), DupModuleA, DupModuleB, FeatureModuleA, FeatureModuleB, FeatureModuleC, MixedModule],
+    })).init();
   });
   afterAll(() => app.close());
 
@@ -390,7 +381,7 @@ describe('the same metric name declared twice with the same definition gives one
     expect(a).toBe(b);
     a.inc({ route: '/x' });
     b.inc({ route: '/x' });
-    const exp = await read(registry);
+    const exp = await readRegistry(registry);
     expect(findSamples(exp, 'dup_requests_total')).toHaveLength(1);
     expect(sampleValue(exp, 'dup_requests_total', { route: '/x' })).toBe(2);
   });
@@ -404,7 +395,7 @@ describe('the same metric name declared twice with the same definition gives one
     a.observe(0.5);
     b.observe(1.5);
     c.observe(3);
-    const exp = await read(registry);
+    const exp = await readRegistry(registry);
     expect(sampleValue(exp, 'dup_feature_seconds_count')).toBe(3);
     expect(sampleValue(exp, 'dup_feature_seconds_bucket', { le: '1' })).toBe(1);
     expect(sampleValue(exp, 'dup_feature_seconds_bucket', { le: '2' })).toBe(2);
@@ -417,7 +408,7 @@ describe('the same metric name declared twice with the same definition gives one
     reporter.metric.inc({ kind: 'x' }, 10);
     service.run();
     service.runToo();
-    const exp = await read(registry);
+    const exp = await readRegistry(registry);
     expect(findSamples(exp, 'mixed_total')).toHaveLength(1);
     expect(sampleValue(exp, 'mixed_total', { kind: 'x' })).toBe(12);
   });
@@ -516,7 +507,7 @@ describe('in an application context (NestFactory.createApplicationContext, no HT
 
   beforeAll(async () => {
     registry = new Registry();
-    app = await createContext({ imports: [prometheus(registry), JobsModule, OrdersModule] });
+    app = await (await createContext({ imports: [isolatedPrometheus(registry), JobsModule, OrdersModule] })).init();
   });
   afterAll(() => app.close());
 
@@ -531,7 +522,7 @@ describe('in an application context (NestFactory.createApplicationContext, no HT
     reporter.done.inc({ queue: 'mail' });
     orders.placed.inc({ status: 'ok' });
 
-    const exp = await read(registry);
+    const exp = await readRegistry(registry);
     expect(sampleValue(exp, 'jobs_done_total', { queue: 'mail' })).toBe(4);
     expect(sampleValue(exp, 'orders_placed_total', { status: 'ok' })).toBe(1);
   });

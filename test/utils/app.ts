@@ -1,9 +1,12 @@
 import 'reflect-metadata';
-import type { INestApplication, ModuleMetadata } from '@nestjs/common';
+import { type DynamicModule, type INestApplication, type INestApplicationContext, Module, type ModuleMetadata } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
+import type { Registry } from 'prom-client';
 import request from 'supertest';
+import { PrometheusModule } from '../../lib/index.js';
 import { parseExposition, type Exposition } from './exposition.js';
 
 export type AdapterName = 'express' | 'fastify';
@@ -40,4 +43,21 @@ export async function createApp(
 export async function scrape(app: INestApplication, path = '/metrics'): Promise<Exposition> {
   const res = await request(app.getHttpServer()).get(path).expect(200);
   return parseExposition(res.text);
+}
+
+/** The module under test on a registry of its own, without prom-client's process metrics. */
+export function isolatedPrometheus(registry: Registry): DynamicModule {
+  return PrometheusModule.forRoot({ registry, defaultMetrics: { enabled: false } });
+}
+
+/** A registry's exposition, parsed strictly. */
+export async function readRegistry(registry: Registry): Promise<Exposition> {
+  return parseExposition(await registry.metrics());
+}
+
+/** A non-HTTP application (`NestFactory.createApplicationContext`, no HTTP adapter), not yet initialised. */
+export async function createContext(metadata: ModuleMetadata): Promise<INestApplicationContext> {
+  @Module(metadata)
+  class ContextModule {}
+  return NestFactory.createApplicationContext(ContextModule, { logger: false, abortOnError: false });
 }
