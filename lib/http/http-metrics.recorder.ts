@@ -39,7 +39,7 @@ export interface RouteInspector<K> {
  * with the class of the exception Nest's exception layer handled for it, if any.
  */
 export class HttpMetricsRecorder {
-  // Route identity (an Express Route, a Fastify route config) -> method -> series, or null when not counted.
+  // Route identity (an Express Route, a token per Fastify route) -> method -> series; null: not counted.
   private readonly routes = new Map<unknown, Map<string, RouteSeries | null>>();
 
   constructor(
