@@ -14,6 +14,14 @@ export interface ResponseLike {
   req?: unknown;
 }
 
+/**
+ * Express 5 names wildcards (Nest registers `@Get('*')` as `{*path}`), Fastify does not (`*`):
+ * the label uses `*` on both.
+ */
+function sameOnEveryAdapter(template: string): string {
+  return template.includes('*') ? template.replace(/\{\*[^}]*\}|\*[A-Za-z_$][\w$]*/g, '*') : template;
+}
+
 function toSize(length: unknown): number {
   return length === undefined ? 0 : Number(length) || 0;
 }
@@ -67,7 +75,8 @@ export class HttpMetricsRecorder {
     let series = byMethod.get(method);
     if (series === undefined) {
       const untracked = inspector?.isUntracked(key) === true;
-      series = untracked || this.isExcluded(template, method) ? null : this.createSeries(method, template);
+      const route = sameOnEveryAdapter(template);
+      series = untracked || this.isExcluded(route, method) ? null : this.createSeries(method, route);
       byMethod.set(method, series);
     }
     return series;
