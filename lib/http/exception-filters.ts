@@ -1,7 +1,7 @@
 import { EXCEPTION_FILTERS_METADATA, FILTER_CATCH_EXCEPTIONS } from '@nestjs/common/constants.js';
 import type { ArgumentsHost } from '@nestjs/common';
 import type { ModuleRef, ModulesContainer } from '@nestjs/core';
-import { exceptionObserver } from './exception-spy.js';
+import { exceptionObserver, takeObservedException } from './exception-spy.js';
 
 type CatchFn = (this: unknown, exception: unknown, host: ArgumentsHost) => unknown;
 interface FilterLike {
@@ -47,6 +47,8 @@ export function observeExceptionFilters(
     observed.add(filter);
     const original = filter.catch;
     filter.catch = function (this: unknown, exception, host) {
+      // Handled here: the observed exception must not be tied to another response.
+      takeObservedException();
       if (host?.getType?.() === 'http') note(host.getArgByIndex(0), exception);
       return original.call(this, exception, host);
     };
