@@ -50,27 +50,24 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
     const app = (this.app = adapter.getInstance() as ExpressApp);
     const recorder = this.recorder;
     const inspector: RouteInspector<never> = this;
-    const start = (_req: ExpressRequest, res: ServerResponse) => {
-      recorder.begin(res, inspector);
-    };
     if (typeof adapter.setOnRequestHook === 'function') {
       const previous = adapter.onRequestHook;
       adapter.setOnRequestHook(
         previous
           ? function (this: unknown, req, res, done) {
-              start(req, res);
+              recorder.begin(res, inspector);
               return previous.call(this, req, res, done);
             }
-          : (req, res, done) => {
-              start(req, res);
+          : (_req, res, done) => {
+              recorder.begin(res, inspector);
               done();
             },
       );
       return;
     }
     // Without request hooks: a layer of our own, moved ahead of everything Nest registered.
-    app.use((req, res, next) => {
-      start(req, res);
+    app.use((_req, res, next) => {
+      recorder.begin(res, inspector);
       next();
     });
     const stack = (app.router ?? app._router)?.stack;
