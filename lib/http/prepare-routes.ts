@@ -27,8 +27,9 @@ export function prepareRoutes(
   // Where route- and controller-level exception filters are declared, for `observeExceptionFilters`.
   const filterHolders: object[] = [];
   for (const wrapper of discovery.getControllers()) {
+    // A request-scoped controller's instance here is the object Nest reads its routes from.
     const instance = wrapper.instance as Record<string, unknown> | undefined;
-    if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) continue;
+    if (!instance || typeof instance !== 'object') continue;
     const controller = instance.constructor;
     filterHolders.push(controller);
     const prototype = Object.getPrototypeOf(instance) as Record<string, unknown>;

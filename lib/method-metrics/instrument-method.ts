@@ -4,14 +4,27 @@ import { requestContext } from './request-context.js';
 
 type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
 
+/** The metrics a wrapper records into; a request-scoped class's wrapper is re-pointed by each app. */
+export interface MetricsRef {
+  current: MethodMetrics;
+}
+
+const refs = new WeakMap<object, MetricsRef>();
+
+/** The metrics reference of a function `instrumentMethod` returned, if it is one. */
+export function metricsRefOf(method: unknown): MetricsRef | undefined {
+  return typeof method === 'function' ? refs.get(method) : undefined;
+}
+
 /**
  * Wraps a method so each call is measured until it ends: a return or a throw, a native Promise
  * that settles, or (per subscription) an Observable that completes, errors or is unsubscribed.
  * Errors are re-thrown unchanged; `this` and arguments are passed through.
  */
-export function instrumentMethod(original: AnyMethod, metrics: MethodMetrics): AnyMethod {
+export function instrumentMethod(original: AnyMethod, ref: MetricsRef): AnyMethod {
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {
     const request = requestContext.getStore();
+    const metrics = ref.current;
     const call = new MethodCall(this, args, request, metrics);
     let result: unknown;
     try {
@@ -45,6 +58,7 @@ export function instrumentMethod(original: AnyMethod, metrics: MethodMetrics): A
   }
   Object.defineProperty(wrapped, 'name', { value: original.name, configurable: true });
   Object.defineProperty(wrapped, 'length', { value: original.length, configurable: true });
+  refs.set(wrapped, ref);
   return wrapped;
 }
 

@@ -7,7 +7,7 @@ import { declarationsNamed, declarationsOf, type MetricDeclaration } from '../de
 import type { CounterDecoratorOptions, LabelValue } from '../interfaces/index.js';
 import { ensurePromMetric, type PromMetric } from '../metrics/prom-metrics.js';
 import { PrometheusService } from '../prometheus.service.js';
-import { instrumentMethod } from './instrument-method.js';
+import { instrumentMethod, metricsRefOf } from './instrument-method.js';
 import { MethodMetric } from './method-metric.js';
 import { requestContextInterceptor } from './request-context.interceptor.js';
 
@@ -15,6 +15,7 @@ type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
 
 // Static label sets already started at 0, so a second app in the process does not reset them.
 const started = new WeakMap<object, Set<string>>();
+
 
 /**
  * Finds the methods that carry metric decorators, on controllers and providers, and replaces each
@@ -84,6 +85,14 @@ export class MethodMetricsExplorer implements OnModuleInit {
       }
     } else if (wrapper.isDependencyTreeStatic()) {
       this.instrumentInstance(wrapper, wrapper.instance, isController);
+    } else {
+      const type: unknown = wrapper.metatype;
+      const prototype = typeof type === 'function' ? (type.prototype as Record<string, unknown> | undefined) : undefined;
+      if (!prototype || this.instrumented.has(prototype)) return;
+      this.instrumented.add(prototype);
+      // Created per request: the class's prototype is instrumented; an app that bootstraps later
+      // points the same wrappers at its own registry.
+      this.instrumentMethods(prototype, prototype, isController);
     }
   }
 
@@ -94,11 +103,17 @@ export class MethodMetricsExplorer implements OnModuleInit {
     this.instrumented.add(instance);
     const prototype = Object.getPrototypeOf(instance) as Record<string, unknown> | null;
     if (!prototype || prototype === Object.prototype) return;
-    const className = instance.constructor?.name ?? 'anonymous';
-    const classDeclarations = isController ? declarationsOf(instance.constructor) : [];
+    this.instrumentMethods(instance, prototype, isController);
+  }
+
+  /** Replaces each decorated method found from `prototype` with its measured wrapper on `holder`. */
+  private instrumentMethods(holder: Record<string, unknown>, prototype: Record<string, unknown>, isController: boolean): void {
+    const type = prototype.constructor as { name?: string } | undefined;
+    const className = type?.name ?? 'anonymous';
+    const classDeclarations = isController ? declarationsOf(type) : [];
     for (const name of this.scanner.getAllMethodNames(prototype)) {
       // The instance's own copy, if the HTTP metrics gave it one (see prepareRoutes).
-      const method = instance[name];
+      const method = holder[name];
       if (typeof method !== 'function') continue;
       const own = declarationsOf(method);
       const isRoute = isController && Reflect.getMetadata(METHOD_METADATA, method) !== undefined;
@@ -106,11 +121,15 @@ export class MethodMetricsExplorer implements OnModuleInit {
       if (declarations.length === 0) continue;
       const where = `${className}.${name}`;
       const metrics = declarations.map(d => this.methodMetric(d, where));
-      const wrapped = instrumentMethod(method as AnyMethod, {
-        gauges: metrics.filter(m => m.type === 'gauge'),
-        finals: metrics.filter(m => m.type !== 'gauge'),
-      });
-      instance[name] = wrapped;
+      const current = { gauges: metrics.filter(m => m.type === 'gauge'), finals: metrics.filter(m => m.type !== 'gauge') };
+      const ref = metricsRefOf(method);
+      if (ref) {
+        // A request-scoped class that another app instrumented: record into this app's metrics.
+        ref.current = current;
+        continue;
+      }
+      const wrapped = instrumentMethod(method as AnyMethod, { current });
+      holder[name] = wrapped;
       if (isRoute && metrics.some(m => !m.isStatic)) {
         // Label functions of a route handler may read `ctx.request`.
         const interceptors = (Reflect.getMetadata(INTERCEPTORS_METADATA, wrapped) as unknown[] | undefined) ?? [];
