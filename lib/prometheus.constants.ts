@@ -23,6 +23,9 @@ export const PROMETHEUS_OPTIONS = Symbol('PROMETHEUS_OPTIONS');
 /** Route config flag (Fastify) of handlers marked `@DoNotTrack()`, set at bootstrap. */
 export const UNTRACKED_ROUTE_CONFIG = 'nestjs-prom-metrics:untracked';
 
+/** Route config flag (Fastify) of every controller route, set at bootstrap. */
+export const CONTROLLER_ROUTE_CONFIG = 'nestjs-prom-metrics:controller';
+
 /** `@nestjs/platform-fastify`'s key for `@RouteConfig()`: Nest turns it into the route's config. */
 export const FASTIFY_ROUTE_CONFIG_METADATA = '__fastify_route_config__';
 

@@ -27,7 +27,18 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { Registry } from 'prom-client';
-import { interval, lastValueFrom, map, Observable, of, Subject, type Subscription, take, throwError } from 'rxjs';
+import {
+  BehaviorSubject,
+  interval,
+  lastValueFrom,
+  map,
+  Observable,
+  of,
+  Subject,
+  type Subscription,
+  take,
+  throwError,
+} from 'rxjs';
 import request from 'supertest';
 import {
   Counter,
@@ -318,7 +329,7 @@ describe('metric decorators on provider methods (application context, no HTTP ad
       const first = { v: 'one' };
       const last = { v: 'two' };
       const done = deferred();
-      work.stream(subject).subscribe({ next: v => seen.push(v), complete: () => done.resolve() });
+      work.stream(subject.asObservable()).subscribe({ next: v => seen.push(v), complete: () => done.resolve() });
       try {
         expect(sampleValue(await readRegistry(registry), 'work_stream_in_progress')).toBe(1);
         subject.next(first);
@@ -337,6 +348,19 @@ describe('metric decorators on provider methods (application context, no HTTP ad
       const exp = await readRegistry(registry);
       expect(sampleValue(exp, 'work_stream_in_progress')).toBe(0);
       expect(sampleValue(exp, 'work_stream_total', { outcome: 'ok:two' })).toBe(1);
+    });
+
+    it('returns a Subject unchanged (the caller keeps using it) and ends the call at the return', async () => {
+      const before = sumOf(await readRegistry(registry), 'work_stream_total');
+      const subject = new BehaviorSubject<Item>({ v: 'start' });
+      const returned = work.stream(subject);
+      expect(returned).toBe(subject);
+      subject.next({ v: 'next' });
+      expect(subject.getValue()).toEqual({ v: 'next' });
+      const exp = await readRegistry(registry);
+      expect(sampleValue(exp, 'work_stream_in_progress')).toBe(0);
+      // The call ended at the return, with the Subject as its result.
+      expect(sumOf(exp, 'work_stream_total')).toBe(before + 1);
     });
 
     it('counts an error and passes the very same error to the subscriber', async () => {

@@ -5,7 +5,7 @@ import type { HttpMetricsRecorder, RouteInspector } from './http-metrics.recorde
 import type { RecordedRequest, RequestRecord } from './request-record.js';
 import type { RouteSeries } from './route-series.js';
 
-type Handler = (req: ExpressRequest, res: ServerResponse, next: (error?: unknown) => void) => unknown;
+type Handler = (req: ExpressRequest, res: ExpressResponse, next: (error?: unknown) => void) => unknown;
 interface ExpressRoute {
   path: string;
   stack: { handle: Handler }[];
@@ -30,7 +30,12 @@ export interface ExpressAdapterLike {
   setOnRequestHook?(hook: Handler): void;
   onRequestHook?: Handler;
 }
-type ExpressRequest = IncomingMessage & RecordedRequest & { route?: ExpressRoute };
+type ExpressRequest = IncomingMessage & RecordedRequest & { route?: ExpressRoute; originalUrl?: string };
+type ExpressResponse = ServerResponse & { req: ExpressRequest; locals?: Record<symbol, RouteSeries | null | undefined> };
+
+// The series whose in-progress gauge a request's route handler incremented, in `res.locals` (a
+// dictionary Express creates per request, where a property costs no map change).
+const ENTERED = Symbol('nestjs-prom-metrics:entered');
 
 /**
  * Express: the adapter's request hook (run by Nest's first middleware, ahead of the body parser
@@ -40,8 +45,6 @@ type ExpressRequest = IncomingMessage & RecordedRequest & { route?: ExpressRoute
  */
 export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
   private app?: ExpressApp;
-  /** Controller routes whose handler marks requests in progress. */
-  private readonly entered = new Set<ExpressRoute>();
 
   constructor(private readonly recorder: HttpMetricsRecorder) {}
 
@@ -79,8 +82,8 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
 
   /**
    * After the routes are registered: each controller route's handler marks the request in
-   * progress on its route; the request's end (`seriesAtEnd`) finds the same series through
-   * `req.route` and releases it.
+   * progress on its route. A request can pass through several routes of one path (version and
+   * host filters hand it on with `next()`): each one takes over from the previous.
    */
   instrumentRoutes(): void {
     const recorder = this.recorder;
@@ -88,11 +91,16 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
     for (const layer of (this.app?.router ?? this.app?._router)?.stack ?? []) {
       const route = layer.route;
       if (route === undefined || !isControllerRoute(route) || this.isUntracked(route)) continue;
-      this.entered.add(route);
       const last = route.stack[route.stack.length - 1];
       const handle = last.handle;
       const entered: Handler = function (this: unknown, req, res, next) {
-        recorder.routeSeries(route, route.path, req.method ?? 'GET', inspector)?.inProgress.inc();
+        const locals = res.locals;
+        if (locals !== undefined) {
+          locals[ENTERED]?.inProgress.dec();
+          const series = recorder.routeSeries(route, route.path, req.method ?? 'GET', inspector);
+          series?.inProgress.inc();
+          locals[ENTERED] = series;
+        }
         return handle.call(this, req, res, next);
       };
       // The route's metadata (copied from the handler method by Nest) stays readable.
@@ -107,28 +115,28 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
     return routeMetadata(route, DO_NOT_TRACK_METADATA) === true;
   }
 
-  seriesAtEnd(req: ExpressRequest, status: number, record: RequestRecord): void {
-    record.series = this.resolve(req, status);
-    if (req.route !== undefined && record.series !== null && this.entered.has(req.route)) {
-      record.inProgress = record.series;
-    }
+  seriesAtEnd(res: ExpressResponse, status: number, record: RequestRecord): void {
+    record.series = this.resolve(res.req, status);
+    record.inProgress = res.locals?.[ENTERED] ?? undefined;
   }
 
   private resolve(req: ExpressRequest, status: number): RouteSeries | null {
     const method = req.method ?? 'GET';
-    // Nest answers unmatched requests under a global prefix from a catch-all route of its own.
-    if (req.route !== undefined && (status !== 404 || isControllerRoute(req.route))) {
+    // Only controller routes: Nest also registers its not-found handler under a global prefix, and
+    // route-bound middleware, as Express routes.
+    if (req.route !== undefined && isControllerRoute(req.route)) {
       return this.recorder.routeSeries(req.route, req.route.path, method, this);
     }
-    // Answered before routing (body parser 400/413, a middleware): find the route it was for.
+    // Answered before its handler (body parser 400/413, a middleware): find the route it was for.
     const route = status === 404 ? undefined : this.matchRoute(req, method);
     return route === undefined
-      ? this.recorder.unmatchedSeries(method, req.url)
+      ? this.recorder.unmatchedSeries(method, req.originalUrl ?? req.url)
       : this.recorder.routeSeries(route, route.path, method, this);
   }
 
   private matchRoute(req: ExpressRequest, method: string): ExpressRoute | undefined {
-    const url = req.url ?? '/';
+    // A mounted middleware that answered leaves `req.url` without its mount path.
+    const url = req.originalUrl ?? req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     for (const layer of (this.app?.router ?? this.app?._router)?.stack ?? []) {

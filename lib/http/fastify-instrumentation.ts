@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { UNTRACKED_ROUTE_CONFIG } from '../prometheus.constants.js';
-import type { HttpMetricsRecorder } from './http-metrics.recorder.js';
+import { CONTROLLER_ROUTE_CONFIG, UNTRACKED_ROUTE_CONFIG } from '../prometheus.constants.js';
+import type { HttpMetricsRecorder, RouteInspector } from './http-metrics.recorder.js';
 import type { RecordedRequest, RequestRecord } from './request-record.js';
 
 type RawRequest = IncomingMessage & RecordedRequest & { [FASTIFY_RECORD]?: RequestRecord };
@@ -9,12 +9,14 @@ type RawRequest = IncomingMessage & RecordedRequest & { [FASTIFY_RECORD]?: Reque
 const FASTIFY_RECORD = Symbol('nestjs-prom-metrics:record');
 interface FastifyRequestLike {
   raw: RawRequest;
+  routeOptions?: { url?: string; config?: RouteConfig };
 }
+type RouteConfig = Record<string | symbol, unknown>;
 interface FastifyReplyLike {
   raw: ServerResponse;
   getHeader(name: string): unknown;
 }
-type Hook = ((request: FastifyRequestLike, reply: FastifyReplyLike, done: () => void) => void) & {
+type Hook = ((request: FastifyRequestLike, reply: FastifyReplyLike, done: () => void) => unknown) & {
   [OWN_HOOK]?: true;
 };
 interface RouteOptionsLike {
@@ -30,37 +32,58 @@ type NotFoundHandler = (request: FastifyRequestLike, reply: FastifyReplyLike) =>
 export interface FastifyAdapterLike {
   getInstance(): unknown;
   setNotFoundHandler(handler: NotFoundHandler, ...rest: unknown[]): unknown;
+  setOnRequestHook?(hook: Hook): void;
+  onRequestHook?: Hook;
 }
 
 const OWN_HOOK = Symbol('nestjs-prom-metrics:hook');
 
 /**
- * Fastify: an `onRequest` hook on each route (added as Nest registers it, so it knows its
- * template and costs no lookup) starts the clock and listens for the end of the raw response.
- * Routes `@DoNotTrack()` covers get no hook. Requests that match no route are recorded by
- * Nest's not-found handler.
+ * Fastify: the adapter's request hook (Nest's first `onRequest` hook, ahead of CORS, middleware
+ * and the shutdown guard) starts the clock and listens for the end of the raw response. An
+ * `onRequest` hook on each controller route (added as Nest registers it, so it knows its template
+ * and costs no lookup) marks the request in progress there; routes `@DoNotTrack()` covers get none,
+ * and routes that plugins add (CORS preflight) count as unmatched, as on Express.
+ * Requests answered before their route's hook are resolved from Fastify's route options at the
+ * end. Without the adapter's request hook (NestJS 11.0), the route hooks start the clock.
  */
-export class FastifyInstrumentation {
+export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
   constructor(private readonly recorder: HttpMetricsRecorder) {}
 
   /** Before the routes are registered. */
   install(adapter: FastifyAdapterLike): void {
     const recorder = this.recorder;
+    const inspector: RouteInspector<never> = this;
     const track = (request: FastifyRequestLike, reply: FastifyReplyLike) => {
-      const record = recorder.begin(reply.raw);
+      const record = recorder.begin(reply.raw, inspector);
       record.reply = reply;
+      record.request = request;
       request.raw[FASTIFY_RECORD] = record;
       return record;
     };
+    if (typeof adapter.setOnRequestHook === 'function') {
+      const previous = adapter.onRequestHook;
+      adapter.setOnRequestHook(
+        previous
+          ? function (this: unknown, request, reply, done) {
+              track(request, reply);
+              return previous.call(this, request, reply, done);
+            }
+          : (request, reply, done) => {
+              track(request, reply);
+              done();
+            },
+      );
+    }
 
     (adapter.getInstance() as FastifyLike).addHook('onRoute', route => {
       // Fastify derives a HEAD route from a GET route's options: drop the GET route's hook.
       const hooks = ([] as Hook[]).concat(route.onRequest ?? []).filter(h => !h[OWN_HOOK]);
-      if (route.config?.[UNTRACKED_ROUTE_CONFIG] !== true) {
+      if (route.config?.[CONTROLLER_ROUTE_CONFIG] === true && route.config[UNTRACKED_ROUTE_CONFIG] !== true) {
         const key = {};
         const template = route.url;
         const hook: Hook = (request, reply, done) => {
-          const record = track(request, reply);
+          const record = request.raw[FASTIFY_RECORD] ?? track(request, reply);
           recorder.enterRoute(record, recorder.routeSeries(key, template, request.raw.method ?? 'GET', undefined));
           done();
         };
@@ -82,5 +105,19 @@ export class FastifyInstrumentation {
       };
       return setNotFoundHandler.call(this, recorded, ...rest);
     };
+  }
+
+  isUntracked(config: RouteConfig): boolean {
+    return config[UNTRACKED_ROUTE_CONFIG] === true;
+  }
+
+  /** A request answered before its route's hook ran (CORS preflight, middleware, shutdown). */
+  seriesAtEnd(res: ServerResponse, _status: number, record: RequestRecord): void {
+    const route = (record.request as FastifyRequestLike | undefined)?.routeOptions;
+    const method = res.req.method ?? 'GET';
+    record.series =
+      route?.url === undefined || route.config?.[CONTROLLER_ROUTE_CONFIG] !== true
+        ? this.recorder.unmatchedSeries(method, res.req.url)
+        : this.recorder.routeSeries(route.config, route.url, method, this);
   }
 }

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE } from '../prometheus.constants.js';
 import type { ResolvedHttpOptions } from '../prometheus-options.js';
 import type { HttpMetrics } from './http-metrics.js';
@@ -39,7 +39,7 @@ export interface RouteInspector<K> {
    * Resolves `record.series` (and `record.inProgress`, if the route's handler entered it) of a
    * request whose route was not known when it began.
    */
-  seriesAtEnd?(req: IncomingMessage, status: number, record: RequestRecord): void;
+  seriesAtEnd?(res: ServerResponse, status: number, record: RequestRecord): void;
 }
 
 /**
@@ -124,7 +124,7 @@ export class HttpMetricsRecorder {
   /** The response ended or the client went away; `inspector` finds the route if it is not known yet. */
   private end(record: RequestRecord, res: ServerResponse, inspector?: RouteInspector<never>): void {
     const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED_REQUEST;
-    if (record.series === undefined && inspector?.seriesAtEnd) inspector.seriesAtEnd(res.req, status, record);
+    if (record.series === undefined && inspector?.seriesAtEnd) inspector.seriesAtEnd(res, status, record);
     if (record.inProgress !== undefined) record.inProgress.inProgress.dec();
     const series = record.series;
     if (series === null || series === undefined) return;

@@ -1,6 +1,7 @@
 import { EXCEPTION_FILTERS_METADATA, METHOD_METADATA } from '@nestjs/common/constants.js';
 import type { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import {
+  CONTROLLER_ROUTE_CONFIG,
   DO_NOT_TRACK_METADATA,
   FASTIFY_ROUTE_CONFIG_METADATA,
   UNTRACKED_ROUTE_CONFIG,
@@ -17,7 +18,9 @@ type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
  *   route config. So requests that never reach the handler (guard rejections, body-parser errors)
  *   are left out too. An inherited method that the class-level decorator covers gets a copy of its
  *   own on the instance, since the parent's function is shared with its other subclasses.
- * - puts the exception observer first among each route's exception filters.
+ * - puts the exception observer first among each route's exception filters;
+ * - flags each route in its Fastify route config as a controller route (routes that plugins add,
+ *   such as CORS preflight, are counted as unmatched, as on Express).
  */
 export function prepareRoutes(
   discovery: DiscoveryService,
@@ -46,6 +49,7 @@ export function prepareRoutes(
       } else if (onMethod) {
         markUntracked(method);
       }
+      setRouteConfig(method, CONTROLLER_ROUTE_CONFIG);
       filterHolders.push(method);
       const filters = (Reflect.getMetadata(EXCEPTION_FILTERS_METADATA, method) as unknown[] | undefined) ?? [];
       // Nest consults a handler's filters last to first: the observer goes last.
@@ -59,8 +63,12 @@ export function prepareRoutes(
 
 function markUntracked(method: object): void {
   Reflect.defineMetadata(DO_NOT_TRACK_METADATA, true, method);
+  setRouteConfig(method, UNTRACKED_ROUTE_CONFIG);
+}
+
+function setRouteConfig(method: object, flag: string): void {
   const config = Reflect.getMetadata(FASTIFY_ROUTE_CONFIG_METADATA, method) as object | undefined;
-  Reflect.defineMetadata(FASTIFY_ROUTE_CONFIG_METADATA, { ...config, [UNTRACKED_ROUTE_CONFIG]: true }, method);
+  Reflect.defineMetadata(FASTIFY_ROUTE_CONFIG_METADATA, { ...config, [flag]: true }, method);
 }
 
 function copyWithMetadata(method: AnyMethod): AnyMethod {

@@ -8,6 +8,8 @@ export class RequestRecord {
   inProgress: RouteSeries | undefined = undefined;
   /** Fastify's reply: it passes its headers to `writeHead`, where the raw `getHeader` cannot see them. */
   reply: { getHeader(name: string): unknown } | undefined = undefined;
+  /** Fastify's request: its route options resolve requests that no route hook saw. */
+  request: unknown = undefined;
 
   constructor(readonly start: number) {}
 }

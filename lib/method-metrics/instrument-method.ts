@@ -18,7 +18,7 @@ export function metricsRefOf(method: unknown): MetricsRef | undefined {
 
 /**
  * Wraps a method so each call is measured until it ends: a return or a throw, a native Promise
- * that settles, or (per subscription) an Observable that completes, errors or is unsubscribed.
+ * that settles, or (per subscription) an Observable (not a Subject) that completes, errors or is unsubscribed.
  * Errors are re-thrown unchanged; `this` and arguments are passed through.
  */
 export function instrumentMethod(original: AnyMethod, ref: MetricsRef): AnyMethod {
@@ -45,7 +45,9 @@ export function instrumentMethod(original: AnyMethod, ref: MetricsRef): AnyMetho
         },
       );
     }
-    if (isObservable(result)) {
+    // An Observable is measured per subscription; a Subject is state the caller keeps using
+    // (`next`, `value`), so it is returned as it is and the call ends here.
+    if (isObservable(result) && typeof (result as { next?: unknown }).next !== 'function') {
       call.handOver();
       return measureSubscriptions(result, this, args, request, metrics);
     }
