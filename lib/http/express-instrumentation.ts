@@ -45,6 +45,8 @@ const ENTERED = Symbol('nestjs-prom-metrics:entered');
  */
 export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
   private app?: ExpressApp;
+  /** Nest's controller routes, found once: a metadata lookup per request costs microseconds. */
+  private readonly controllerRoutes = new Set<ExpressRoute>();
 
   constructor(private readonly recorder: HttpMetricsRecorder) {}
 
@@ -90,7 +92,9 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
     const inspector: RouteInspector<ExpressRoute> = this;
     for (const layer of (this.app?.router ?? this.app?._router)?.stack ?? []) {
       const route = layer.route;
-      if (route === undefined || !isControllerRoute(route) || this.isUntracked(route)) continue;
+      if (route === undefined || !isControllerRoute(route)) continue;
+      this.controllerRoutes.add(route);
+      if (this.isUntracked(route)) continue;
       const last = route.stack[route.stack.length - 1];
       const handle = last.handle;
       const entered: Handler = function (this: unknown, req, res, next) {
@@ -124,7 +128,7 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
     const method = req.method ?? 'GET';
     // Only controller routes: Nest also registers its not-found handler under a global prefix, and
     // route-bound middleware, as Express routes.
-    if (req.route !== undefined && isControllerRoute(req.route)) {
+    if (req.route !== undefined && this.controllerRoutes.has(req.route)) {
       return this.recorder.routeSeries(req.route, req.route.path, method, this);
     }
     // Answered before its handler (body parser 400/413, a middleware): find the route it was for.
@@ -143,7 +147,7 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
       const route = layer.route;
       if (route === undefined) continue;
       const handles = route._handlesMethod ?? route._handles_method;
-      if (handles?.call(route, method) && isControllerRoute(route) && layer.match(path)) return route;
+      if (handles?.call(route, method) && this.controllerRoutes.has(route) && layer.match(path)) return route;
     }
     return undefined;
   }
