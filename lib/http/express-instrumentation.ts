@@ -47,6 +47,10 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
   private app?: ExpressApp;
   /** Nest's controller routes, found once: a metadata lookup per request costs microseconds. */
   private readonly controllerRoutes = new Set<ExpressRoute>();
+  /** Tracked routes whose handler marks requests in progress, alone on their path. */
+  private readonly soleRoutes = new Set<ExpressRoute>();
+  /** Tracked routes that share their path with others (version or host filters). */
+  private readonly sharedRoutes = new Set<ExpressRoute>();
 
   constructor(private readonly recorder: HttpMetricsRecorder) {}
 
@@ -84,29 +88,40 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
 
   /**
    * After the routes are registered: each controller route's handler marks the request in
-   * progress on its route. A request can pass through several routes of one path (version and
-   * host filters hand it on with `next()`): each one takes over from the previous.
+   * progress on its route, and the request's end finds that route again as `req.route`. Where
+   * several routes share a path (version and host filters hand a request on with `next()`), the
+   * series entered last is kept in `res.locals` instead, each route taking over from the previous.
    */
   instrumentRoutes(): void {
     const recorder = this.recorder;
     const inspector: RouteInspector<ExpressRoute> = this;
-    for (const layer of (this.app?.router ?? this.app?._router)?.stack ?? []) {
-      const route = layer.route;
-      if (route === undefined || !isControllerRoute(route)) continue;
+    const routes = ((this.app?.router ?? this.app?._router)?.stack ?? [])
+      .map(layer => layer.route)
+      .filter((route): route is ExpressRoute => route !== undefined && isControllerRoute(route));
+    const perPath = new Map<string, number>();
+    for (const route of routes) perPath.set(route.path, (perPath.get(route.path) ?? 0) + 1);
+    for (const route of routes) {
       this.controllerRoutes.add(route);
       if (this.isUntracked(route)) continue;
+      const shared = (perPath.get(route.path) ?? 0) > 1;
+      (shared ? this.sharedRoutes : this.soleRoutes).add(route);
       const last = route.stack[route.stack.length - 1];
       const handle = last.handle;
-      const entered: Handler = function (this: unknown, req, res, next) {
-        const locals = res.locals;
-        if (locals !== undefined) {
-          locals[ENTERED]?.inProgress.dec();
-          const series = recorder.routeSeries(route, route.path, req.method ?? 'GET', inspector);
-          series?.inProgress.inc();
-          locals[ENTERED] = series;
-        }
-        return handle.call(this, req, res, next);
-      };
+      const entered: Handler = shared
+        ? function (this: unknown, req, res, next) {
+            const locals = res.locals;
+            if (locals !== undefined) {
+              locals[ENTERED]?.inProgress.dec();
+              const series = recorder.routeSeries(route, route.path, req.method ?? 'GET', inspector);
+              series?.inProgress.inc();
+              locals[ENTERED] = series;
+            }
+            return handle.call(this, req, res, next);
+          }
+        : function (this: unknown, req, res, next) {
+            recorder.routeSeries(route, route.path, req.method ?? 'GET', inspector)?.inProgress.inc();
+            return handle.call(this, req, res, next);
+          };
       // The route's metadata (copied from the handler method by Nest) stays readable.
       for (const key of Reflect.getMetadataKeys(handle)) {
         Reflect.defineMetadata(key, Reflect.getMetadata(key, handle), entered);
@@ -120,8 +135,11 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
   }
 
   seriesAtEnd(res: ExpressResponse, status: number, record: RequestRecord): void {
-    record.series = this.resolve(res.req, status);
-    record.inProgress = res.locals?.[ENTERED] ?? undefined;
+    const series = (record.series = this.resolve(res.req, status));
+    const route = res.req.route;
+    if (route === undefined) return;
+    if (this.soleRoutes.has(route)) record.inProgress = series ?? undefined;
+    else if (this.sharedRoutes.has(route)) record.inProgress = res.locals?.[ENTERED] ?? undefined;
   }
 
   private resolve(req: ExpressRequest, status: number): RouteSeries | null {
