@@ -2,6 +2,7 @@ import { METHOD_METADATA } from '@nestjs/common/constants.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DO_NOT_TRACK_METADATA } from '../prometheus.constants.js';
 import type { HttpMetricsRecorder, RouteInspector } from './http-metrics.recorder.js';
+import { type RequestHookHost, startInRequestHook } from './request-hook.js';
 import type { RecordedRequest, RequestRecord } from './request-record.js';
 import type { RouteSeries } from './route-series.js';
 
@@ -25,10 +26,8 @@ interface ExpressApp {
   _router?: ExpressRouter;
 }
 /** What the module uses of Nest's `ExpressAdapter`. */
-export interface ExpressAdapterLike {
+export interface ExpressAdapterLike extends RequestHookHost<ExpressRequest, ExpressResponse> {
   getInstance(): unknown;
-  setOnRequestHook?(hook: Handler): void;
-  onRequestHook?: Handler;
 }
 type ExpressRequest = IncomingMessage & RecordedRequest & { route?: ExpressRoute; originalUrl?: string };
 type ExpressResponse = ServerResponse & { req: ExpressRequest; locals?: Record<symbol, RouteSeries | null | undefined> };
@@ -59,21 +58,7 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
     const app = (this.app = adapter.getInstance() as ExpressApp);
     const recorder = this.recorder;
     const inspector: RouteInspector<never> = this;
-    if (typeof adapter.setOnRequestHook === 'function') {
-      const previous = adapter.onRequestHook;
-      adapter.setOnRequestHook(
-        previous
-          ? function (this: unknown, req, res, done) {
-              recorder.begin(res, inspector);
-              return previous.call(this, req, res, done);
-            }
-          : (_req, res, done) => {
-              recorder.begin(res, inspector);
-              done();
-            },
-      );
-      return;
-    }
+    if (startInRequestHook(adapter, (_req, res) => recorder.begin(res, inspector))) return;
     // Without request hooks: a layer of our own, moved ahead of everything Nest registered.
     app.use((_req, res, next) => {
       recorder.begin(res, inspector);

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CONTROLLER_ROUTE_CONFIG, UNTRACKED_ROUTE_CONFIG } from '../prometheus.constants.js';
 import type { HttpMetricsRecorder, RouteInspector } from './http-metrics.recorder.js';
+import { type RequestHookHost, startInRequestHook } from './request-hook.js';
 import type { RecordedRequest, RequestRecord } from './request-record.js';
 
 type RawRequest = IncomingMessage & RecordedRequest & { [FASTIFY_RECORD]?: RequestRecord };
@@ -29,11 +30,9 @@ interface FastifyLike {
 }
 type NotFoundHandler = (request: FastifyRequestLike, reply: FastifyReplyLike) => unknown;
 /** What the module uses of Nest's `FastifyAdapter`. */
-export interface FastifyAdapterLike {
+export interface FastifyAdapterLike extends RequestHookHost<FastifyRequestLike, FastifyReplyLike> {
   getInstance(): unknown;
   setNotFoundHandler(handler: NotFoundHandler, ...rest: unknown[]): unknown;
-  setOnRequestHook?(hook: Hook): void;
-  onRequestHook?: Hook;
 }
 
 const OWN_HOOK = Symbol('nestjs-prom-metrics:hook');
@@ -61,20 +60,7 @@ export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
       request.raw[FASTIFY_RECORD] = record;
       return record;
     };
-    if (typeof adapter.setOnRequestHook === 'function') {
-      const previous = adapter.onRequestHook;
-      adapter.setOnRequestHook(
-        previous
-          ? function (this: unknown, request, reply, done) {
-              track(request, reply);
-              return previous.call(this, request, reply, done);
-            }
-          : (request, reply, done) => {
-              track(request, reply);
-              done();
-            },
-      );
-    }
+    startInRequestHook(adapter, track);
 
     (adapter.getInstance() as FastifyLike).addHook('onRoute', route => {
       // Fastify derives a HEAD route from a GET route's options: drop the GET route's hook.
