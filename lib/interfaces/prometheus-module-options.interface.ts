@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { DefaultMetricsCollectorConfiguration, Registry, RegistryContentType } from 'prom-client';
 
 export interface DefaultMetricsOptions {
@@ -30,6 +31,34 @@ export interface HttpMetricsOptions {
   unmatchedRoutes?: 'group' | 'ignore';
   /** Record `http_request_size_bytes` and `http_response_size_bytes`. Default `true`. */
   requestSizes?: boolean;
+  /**
+   * Attach exemplars to `http_requests_total` and `http_request_duration_seconds` (shown only when
+   * the scrape negotiates OpenMetrics). `true` takes `trace_id` from the W3C `traceparent` header;
+   * a function returns the exemplar's labels for a request, or `undefined` for none. Default `false`.
+   */
+  exemplars?: boolean | ((request: IncomingMessage) => Record<string, string> | undefined);
+}
+
+export interface PushgatewayOptions {
+  /** Base URL of the Pushgateway, e.g. `http://pushgateway:9091`. */
+  url: string;
+  /** The `job` grouping label. */
+  jobName: string;
+  /** Further grouping labels, e.g. `{ instance: os.hostname() }`. */
+  groupings?: Record<string, string>;
+  /** Push (replacing the group, PUT) every `intervalMs` milliseconds; off when unset or 0. */
+  intervalMs?: number;
+  /** Push once more when the app shuts down (`app.close()`, or a signal with shutdown hooks). Default `true`. */
+  pushOnShutdown?: boolean;
+  /** Give up on a push after this many milliseconds. Default 5000. */
+  timeoutMs?: number;
+  /** Extra request headers, e.g. `{ Authorization: 'Bearer ...' }`. */
+  headers?: Record<string, string>;
+}
+
+export interface ClusterWorkerOptions {
+  /** How long the primary waits for each worker's metrics; slower workers are left out of that scrape. Default 2000 ms. */
+  timeoutMs?: number;
 }
 
 export interface PrometheusModuleOptions {
@@ -45,4 +74,25 @@ export interface PrometheusModuleOptions {
   http?: false | HttpMetricsOptions;
   /** Labels of an `app_info` gauge set to 1, e.g. `{ version: '1.2.3' }` (Flask's `metrics.info`). */
   info?: Record<string, string>;
+  /**
+   * Most series (label sets) any metric the module creates may hold; new label sets beyond it are
+   * recorded under one series labelled `__overflow__`. Default 10,000; `0` or `Infinity` turns it off.
+   */
+  maxSeriesPerMetric?: number;
+  /** Label values longer than this many characters are truncated. Default 128; `0` or `Infinity` turns it off. */
+  maxLabelValueLength?: number;
+  /**
+   * Serve the metrics on an HTTP server of their own on this port (`0`: any free port), and not
+   * on the app's port unless `path` is also given.
+   */
+  port?: number;
+  /** Interface of the metrics server (`port`). Default: every interface, as `app.listen(port)`. */
+  host?: string;
+  /** Push the registry to a Prometheus Pushgateway (batch jobs, cron tasks). */
+  pushgateway?: PushgatewayOptions;
+  /**
+   * This process is a `node:cluster` worker: `/metrics` answers with the metrics of every worker,
+   * aggregated by the primary (which calls `PrometheusCluster.setupPrimary()`).
+   */
+  cluster?: boolean | ClusterWorkerOptions;
 }
