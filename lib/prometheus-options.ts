@@ -1,7 +1,13 @@
 import { register as globalRegistry, type Registry } from 'prom-client';
 import type { DefaultMetricsOptions, PrometheusModuleOptions } from './interfaces/index.js';
 import { assertBuckets, assertLabelName, assertMetricName } from './metrics/metric-names.js';
-import { DEFAULT_DURATION_BUCKETS, DEFAULT_METRICS_PATH, DEFAULT_SIZE_BUCKETS } from './prometheus.constants.js';
+import {
+  DEFAULT_DURATION_BUCKETS,
+  DEFAULT_MAX_LABEL_VALUE_LENGTH,
+  DEFAULT_MAX_SERIES_PER_METRIC,
+  DEFAULT_METRICS_PATH,
+  DEFAULT_SIZE_BUCKETS,
+} from './prometheus.constants.js';
 
 export interface ResolvedHttpOptions {
   prefix: string;
@@ -21,6 +27,10 @@ export interface ResolvedPrometheusOptions {
   defaultMetrics: Required<Pick<DefaultMetricsOptions, 'enabled'>> & Pick<DefaultMetricsOptions, 'config'>;
   http: ResolvedHttpOptions | false;
   info?: Record<string, string>;
+  /** `Infinity` when off. */
+  maxSeriesPerMetric: number;
+  /** `Infinity` when off. */
+  maxLabelValueLength: number;
 }
 
 const WHERE = 'PrometheusModule options';
@@ -70,7 +80,18 @@ export function resolvePrometheusOptions(options: PrometheusModuleOptions = {}):
     defaultLabels,
     defaultMetrics: { enabled: options.defaultMetrics?.enabled ?? true, config: options.defaultMetrics?.config },
     http,
+    maxSeriesPerMetric: limit(options.maxSeriesPerMetric, DEFAULT_MAX_SERIES_PER_METRIC, 'maxSeriesPerMetric'),
+    maxLabelValueLength: limit(options.maxLabelValueLength, DEFAULT_MAX_LABEL_VALUE_LENGTH, 'maxLabelValueLength'),
   };
+}
+
+/** A positive whole number, or `0`/`Infinity` for no limit. */
+function limit(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0 || (Number.isFinite(value) && !Number.isInteger(value))) {
+    throw new Error(`${WHERE}.${name} must be a whole number >= 0 (0 or Infinity: no limit), not ${JSON.stringify(value)}`);
+  }
+  return value === 0 ? Infinity : value;
 }
 
 function normalizePath(path: string): string {

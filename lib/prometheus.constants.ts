@@ -31,3 +31,10 @@ export const FASTIFY_ROUTE_CONFIG_METADATA = '__fastify_route_config__';
 
 /** Metric decorators (`@Counter`, ...) stored on a method or a controller class. */
 export const METRIC_DECORATORS_METADATA = 'nestjs-prom-metrics:metric-decorators';
+
+/** Label value of the series that takes new label sets once a metric reached `maxSeriesPerMetric`. */
+export const OVERFLOW_LABEL_VALUE = '__overflow__';
+
+export const DEFAULT_MAX_SERIES_PER_METRIC = 10_000;
+
+export const DEFAULT_MAX_LABEL_VALUE_LENGTH = 128;

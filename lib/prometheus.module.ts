@@ -1,5 +1,6 @@
-import { type DynamicModule, Module, type NestModule, type Provider } from '@nestjs/common';
+import { type DynamicModule, Module, type NestModule, type Provider, UseGuards } from '@nestjs/common';
 import { APP_FILTER, DiscoveryModule } from '@nestjs/core';
+import { CardinalityGuard } from './cardinality/cardinality-guard.js';
 import { createMetricsController, routeMetricsController } from './endpoint/metrics.controller.js';
 import { exceptionObserver } from './http/exception-spy.js';
 import { HttpMetricsService } from './http/http-metrics.service.js';
@@ -15,6 +16,7 @@ import {
   ConfigurableModuleClass,
   OPTIONS_TYPE,
   PROMETHEUS_MODULE_OPTIONS,
+  type PrometheusModuleExtras,
 } from './prometheus.module-definition.js';
 import { resolvePrometheusOptions, type ResolvedPrometheusOptions } from './prometheus-options.js';
 import { PrometheusService } from './prometheus.service.js';
@@ -30,6 +32,15 @@ const METRICS_ROUTE = Symbol('METRICS_ROUTE');
   providers: [
     { provide: PROMETHEUS_OPTIONS, useFactory: resolvePrometheusOptions, inject: [PROMETHEUS_MODULE_OPTIONS] },
     PrometheusService,
+    {
+      provide: CardinalityGuard,
+      useFactory: (options: ResolvedPrometheusOptions, prometheus: PrometheusService) =>
+        new CardinalityGuard(prometheus.registry, {
+          maxSeries: options.maxSeriesPerMetric,
+          maxLabelValueLength: options.maxLabelValueLength,
+        }),
+      inject: [PROMETHEUS_OPTIONS, PrometheusService],
+    },
     HttpMetricsService,
     MethodMetricsExplorer,
     // Sees exceptions of middleware and of the not-found handler (never catches: see exception-spy).
@@ -46,12 +57,14 @@ export class PrometheusModule extends ConfigurableModuleClass implements NestMod
   }
 
   static forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
-    return withDeclaredMetrics(withEndpoint(super.forRoot(options), options.path !== false));
+    // With a port of its own, the app serves the metrics too only if a path is given.
+    const endpoint = options.path !== false && (options.port === undefined || options.path !== undefined);
+    return withDeclaredMetrics(withEndpoint(super.forRoot(options), endpoint, options));
   }
 
   static forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
     // Whether there is an endpoint is only known once the options resolve: always declare it.
-    return withDeclaredMetrics(withEndpoint(super.forRootAsync(options), true));
+    return withDeclaredMetrics(withEndpoint(super.forRootAsync(options), true, options));
   }
 
   /** Metrics injectable with `@InjectMetric(name)` in the importing module. */
@@ -84,9 +97,12 @@ function withDeclaredMetrics(module: DynamicModule): DynamicModule {
   };
 }
 
-function withEndpoint(module: DynamicModule, endpoint: boolean): DynamicModule {
+function withEndpoint(module: DynamicModule, endpoint: boolean, extras: PrometheusModuleExtras): DynamicModule {
   if (!endpoint) return module;
   const controller = createMetricsController();
+  // Applied now, while Nest has yet to scan the module: it instantiates guard classes it finds then.
+  if (extras.guards?.length) UseGuards(...extras.guards)(controller);
+  for (const decorate of extras.endpointDecorators ?? []) decorate(controller);
   return {
     ...module,
     controllers: [...(module.controllers ?? []), controller],

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, HttpAdapterHost, MetadataScanner, ModuleRef, ModulesContainer, Reflector } from '@nestjs/core';
+import { CardinalityGuard } from '../cardinality/cardinality-guard.js';
 import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
 import { type ExpressAdapterLike, ExpressInstrumentation } from './express-instrumentation.js';
@@ -33,6 +34,7 @@ export class HttpMetricsService implements OnModuleInit {
     private readonly reflector: Reflector,
     private readonly modules: ModulesContainer,
     private readonly moduleRef: ModuleRef,
+    private readonly cardinality: CardinalityGuard,
   ) {}
 
   /** In `app.init()`, after every instance exists and before Nest registers the routes. */
@@ -48,7 +50,7 @@ export class HttpMetricsService implements OnModuleInit {
       return;
     }
     const filterHolders = prepareRoutes(this.discovery, this.scanner, this.reflector);
-    const recorder = new HttpMetricsRecorder(new HttpMetrics(this.options.registry, http), http);
+    const recorder = new HttpMetricsRecorder(new HttpMetrics(this.options.registry, http, this.cardinality), http);
     observeExceptionFilters(this.modules, this.moduleRef, filterHolders, (request, exception) =>
       recorder.noteException(request, exception),
     );

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import type { CardinalityGuard } from '../cardinality/cardinality-guard.js';
 import { ensureMetric, type MetricDefinition } from '../metrics/metric-registrar.js';
 import { SeriesCounter } from '../metrics/series-counter.js';
 import { SeriesGauge } from '../metrics/series-gauge.js';
@@ -16,7 +17,7 @@ export class HttpMetrics {
   readonly requestSize?: SeriesHistogram;
   readonly responseSize?: SeriesHistogram;
 
-  constructor(registry: Registry, options: ResolvedHttpOptions) {
+  constructor(registry: Registry, options: ResolvedHttpOptions, guard: CardinalityGuard) {
     const p = options.prefix;
     const counter = (name: string, help: string, labelNames: string[]) =>
       ensureMetric(registry, def('counter', name, help, labelNames), SeriesCounter, () => new SeriesCounter(name, help, labelNames));
@@ -63,6 +64,9 @@ export class HttpMetrics {
         ['method', 'route'],
         options.sizeBuckets,
       );
+    }
+    for (const metric of [this.requests, this.duration, this.inProgress, this.exceptions, this.requestSize, this.responseSize]) {
+      metric?.limitBy(guard);
     }
   }
 }

@@ -6,6 +6,7 @@ import type { Counter, Gauge, Histogram } from 'prom-client';
 import { declarationsNamed, declarationsOf, type MetricDeclaration } from '../decorators/metric-declarations.js';
 import type { CounterDecoratorOptions, LabelValue } from '../interfaces/index.js';
 import { ensurePromMetric, type PromMetric } from '../metrics/prom-metrics.js';
+import { CardinalityGuard } from '../cardinality/cardinality-guard.js';
 import { PrometheusService } from '../prometheus.service.js';
 import { instrumentMethod, metricsRefOf } from './instrument-method.js';
 import { MethodMetric } from './method-metric.js';
@@ -34,6 +35,7 @@ export class MethodMetricsExplorer implements OnModuleInit {
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly prometheus: PrometheusService,
+    private readonly cardinality: CardinalityGuard,
   ) {}
 
   onModuleInit(): void {
@@ -153,8 +155,17 @@ export class MethodMetricsExplorer implements OnModuleInit {
       { ...config, labelNames: Object.keys(labels) },
       where,
     );
-    const methodMetric = new MethodMetric(kind, metric, labels as Record<string, LabelValue>, on ?? 'always', where, this.logger);
-    if (methodMetric.isStatic && kind !== 'summary') startAtZero(methodMetric, labels as Record<string, string | number>);
+    const methodMetric = new MethodMetric(
+      kind,
+      metric,
+      labels as Record<string, LabelValue>,
+      on ?? 'always',
+      where,
+      this.logger,
+      this.cardinality,
+    );
+    const fixed = methodMetric.fixedLabels;
+    if (fixed && kind !== 'summary') startAtZero(methodMetric, fixed);
     return methodMetric;
   }
 }

@@ -8,10 +8,27 @@ export class CounterSeries {
   }
 }
 
+/** The overflow series: counts each increment it takes as diverted too. */
+class OverflowCounterSeries extends CounterSeries {
+  constructor(
+    labels: Labels,
+    private readonly diverted: CounterSeries,
+  ) {
+    super(labels);
+  }
+  override inc(): void {
+    this.value++;
+    this.diverted.inc();
+  }
+}
+
 export class SeriesCounter extends SeriesMetric<CounterSeries> {
   readonly type = 'counter' as const;
   protected createSeries(labels: Labels): CounterSeries {
     return new CounterSeries(labels);
+  }
+  protected createOverflowSeries(labels: Labels, diverted: CounterSeries): CounterSeries {
+    return new OverflowCounterSeries(labels, diverted);
   }
   protected resetSeries(s: CounterSeries): void {
     s.value = 0;

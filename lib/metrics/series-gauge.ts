@@ -1,3 +1,4 @@
+import type { CounterSeries } from './series-counter.js';
 import { type Labels, type Sample, SeriesMetric } from './series-metric.js';
 
 export class GaugeSeries {
@@ -11,10 +12,27 @@ export class GaugeSeries {
   }
 }
 
+/** The overflow series: counts each increment it takes as a diverted sample. */
+class OverflowGaugeSeries extends GaugeSeries {
+  constructor(
+    labels: Labels,
+    private readonly diverted: CounterSeries,
+  ) {
+    super(labels);
+  }
+  override inc(): void {
+    this.value++;
+    this.diverted.inc();
+  }
+}
+
 export class SeriesGauge extends SeriesMetric<GaugeSeries> {
   readonly type = 'gauge' as const;
   protected createSeries(labels: Labels): GaugeSeries {
     return new GaugeSeries(labels);
+  }
+  protected createOverflowSeries(labels: Labels, diverted: CounterSeries): GaugeSeries {
+    return new OverflowGaugeSeries(labels, diverted);
   }
   // A gauge of work in flight must not be zeroed under running requests: they still end.
   protected resetSeries(): void {}

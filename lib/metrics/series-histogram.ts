@@ -1,3 +1,4 @@
+import type { CounterSeries } from './series-counter.js';
 import { type Labels, type Sample, SeriesMetric } from './series-metric.js';
 
 export class HistogramSeries {
@@ -22,6 +23,21 @@ export class HistogramSeries {
   }
 }
 
+/** The overflow series: counts each observation it takes as diverted too. */
+class OverflowHistogramSeries extends HistogramSeries {
+  constructor(
+    labels: Labels,
+    bounds: readonly number[],
+    private readonly diverted: CounterSeries,
+  ) {
+    super(labels, bounds);
+  }
+  override observe(value: number): void {
+    super.observe(value);
+    this.diverted.inc();
+  }
+}
+
 export class SeriesHistogram extends SeriesMetric<HistogramSeries> {
   readonly type = 'histogram' as const;
 
@@ -31,6 +47,9 @@ export class SeriesHistogram extends SeriesMetric<HistogramSeries> {
 
   protected createSeries(labels: Labels): HistogramSeries {
     return new HistogramSeries(labels, this.buckets);
+  }
+  protected createOverflowSeries(labels: Labels, diverted: CounterSeries): HistogramSeries {
+    return new OverflowHistogramSeries(labels, this.buckets, diverted);
   }
   protected resetSeries(s: HistogramSeries): void {
     s.counts.fill(0);

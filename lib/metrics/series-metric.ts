@@ -1,3 +1,7 @@
+import type { CardinalityGuard } from '../cardinality/cardinality-guard.js';
+import { overflowLabels } from '../cardinality/overflow-labels.js';
+import type { CounterSeries } from './series-counter.js';
+
 export type Labels = Record<string, string | number>;
 export type MetricKind = 'counter' | 'gauge' | 'histogram' | 'summary';
 
@@ -26,6 +30,8 @@ export abstract class SeriesMetric<S extends { readonly labels: Labels }> {
   abstract readonly type: MetricKind;
   readonly aggregator = 'sum' as const;
   private readonly series = new Map<string, S>();
+  private guard?: CardinalityGuard;
+  private overflow?: S;
 
   constructor(
     readonly name: string,
@@ -33,31 +39,55 @@ export abstract class SeriesMetric<S extends { readonly labels: Labels }> {
     readonly labelNames: readonly string[],
   ) {}
 
-  /** The series of these label values (in `labelNames` order), created on first use. */
+  /** Holds the metric to the guard's limits from now on (the last module to set one wins). */
+  limitBy(guard: CardinalityGuard): void {
+    this.guard = guard;
+  }
+
+  /**
+   * The series of these label values (in `labelNames` order), created on first use. Callers keep
+   * the series they get, so this runs once per route or label set, not per sample.
+   */
   child(values: readonly (string | number)[]): S {
-    const key = values.join('\u0000');
+    let key = values.join('\u0000');
     let s = this.series.get(key);
-    if (!s) {
-      const labels: Labels = {};
-      this.labelNames.forEach((n, i) => (labels[n] = values[i]));
-      s = this.createSeries(labels);
-      this.series.set(key, s);
+    if (s) return s;
+    const guard = this.guard;
+    if (guard) {
+      if (values.some(v => guard.tooLong(v))) {
+        values = values.map(v => guard.labelValue(v));
+        key = values.join('\u0000');
+        s = this.series.get(key);
+        if (s) return s;
+      }
+      if (this.series.size >= guard.maxSeries) {
+        this.overflow ??= this.createOverflowSeries(overflowLabels(this.labelNames), guard.diverted(this.name));
+        return this.overflow;
+      }
     }
+    const labels: Labels = {};
+    this.labelNames.forEach((n, i) => (labels[n] = values[i]));
+    s = this.createSeries(labels);
+    this.series.set(key, s);
     return s;
   }
 
   /** Zeroes every series in place: callers keep their references. */
   reset(): void {
     for (const s of this.series.values()) this.resetSeries(s);
+    if (this.overflow) this.resetSeries(this.overflow);
   }
 
   async get(): Promise<CollectedMetric> {
     const values: Sample[] = [];
     for (const s of this.series.values()) this.collect(s, values);
+    if (this.overflow) this.collect(this.overflow, values);
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
   protected abstract createSeries(labels: Labels): S;
+  /** A series that also counts each sample it takes in `diverted`. */
+  protected abstract createOverflowSeries(labels: Labels, diverted: CounterSeries): S;
   protected abstract resetSeries(series: S): void;
   protected abstract collect(series: S, out: Sample[]): void;
 }

@@ -1,0 +1,9 @@
+import type { Labels } from '../metrics/series-metric.js';
+import { OVERFLOW_LABEL_VALUE } from '../prometheus.constants.js';
+
+/** The label set of a metric's overflow series: every label `__overflow__`. */
+export function overflowLabels(labelNames: readonly string[]): Labels {
+  const labels: Labels = {};
+  for (const name of labelNames) labels[name] = OVERFLOW_LABEL_VALUE;
+  return labels;
+}
