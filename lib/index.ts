@@ -1,4 +1,5 @@
 export * from './interfaces/index.js';
+export { type ClusterPrimaryOptions, PrometheusCluster } from './cluster/prometheus-cluster.js';
 export { Counter } from './decorators/counter.decorator.js';
 export { DoNotTrack } from './decorators/do-not-track.decorator.js';
 export { Gauge } from './decorators/gauge.decorator.js';
@@ -11,8 +12,11 @@ export {
   makeHistogramProvider,
   makeSummaryProvider,
 } from './metric.providers.js';
+export { PrometheusMetricsServer } from './endpoint/metrics-server.js';
+export { type PushOptions, PushgatewayService } from './pushgateway/pushgateway.service.js';
 export { PrometheusFeatureModule } from './prometheus-feature.module.js';
 export { PrometheusModule } from './prometheus.module.js';
-export { PROMETHEUS_MODULE_OPTIONS } from './prometheus.module-definition.js';
-export { PrometheusService, type RenderedMetrics } from './prometheus.service.js';
+export { PROMETHEUS_MODULE_OPTIONS, type PrometheusModuleExtras } from './prometheus.module-definition.js';
+export type { RenderedMetrics } from './endpoint/render-metrics.js';
+export { PrometheusService } from './prometheus.service.js';
 export { UNMATCHED_ROUTE } from './prometheus.constants.js';

@@ -1,5 +1,7 @@
+import type { IncomingMessage } from 'node:http';
 import { register as globalRegistry, type Registry } from 'prom-client';
-import type { DefaultMetricsOptions, PrometheusModuleOptions } from './interfaces/index.js';
+import type { DefaultMetricsOptions, PrometheusModuleOptions, PushgatewayOptions } from './interfaces/index.js';
+import { DEFAULT_CLUSTER_TIMEOUT_MS } from './cluster/cluster.constants.js';
 import { assertBuckets, assertLabelName, assertMetricName } from './metrics/metric-names.js';
 import {
   DEFAULT_DURATION_BUCKETS,
@@ -18,7 +20,17 @@ export interface ResolvedHttpOptions {
   groupStatusCodes: boolean;
   unmatchedRoutes: 'group' | 'ignore';
   requestSizes: boolean;
+  /** The exemplar labels of a request; `false` when exemplars are off. */
+  exemplars: false | ((request: IncomingMessage) => Record<string, string> | undefined);
 }
+
+export interface ResolvedServerOptions {
+  port: number;
+  host?: string;
+  path: string;
+}
+
+export type ResolvedPushgatewayOptions = Required<Omit<PushgatewayOptions, 'headers'>> & Pick<PushgatewayOptions, 'headers'>;
 
 export interface ResolvedPrometheusOptions {
   path: string | false;
@@ -31,13 +43,20 @@ export interface ResolvedPrometheusOptions {
   maxSeriesPerMetric: number;
   /** `Infinity` when off. */
   maxLabelValueLength: number;
+  /** The metrics server of its own (`port`), if any. */
+  server?: ResolvedServerOptions;
+  pushgateway?: ResolvedPushgatewayOptions;
+  cluster: false | { timeoutMs: number };
 }
 
 const WHERE = 'PrometheusModule options';
 
 /** The one place where defaults are merged and options are checked, so bad input fails at bootstrap. */
 export function resolvePrometheusOptions(options: PrometheusModuleOptions = {}): ResolvedPrometheusOptions {
-  const path = options.path === false ? false : normalizePath(options.path ?? DEFAULT_METRICS_PATH);
+  const server = resolveServer(options);
+  // With a port of its own, the app's port serves the metrics too only if a path is given.
+  const appPath = server && options.path === undefined ? false : options.path;
+  const path = appPath === false ? false : normalizePath(appPath ?? DEFAULT_METRICS_PATH);
   const defaultLabels = { ...(options.defaultLabels ?? {}) };
   for (const name of Object.keys(defaultLabels)) assertLabelName(name, `${WHERE}.defaultLabels`);
 
@@ -68,6 +87,7 @@ export function resolvePrometheusOptions(options: PrometheusModuleOptions = {}):
       groupStatusCodes: o.groupStatusCodes ?? false,
       unmatchedRoutes,
       requestSizes: o.requestSizes ?? true,
+      exemplars: resolveExemplars(o.exemplars),
     };
   }
 
@@ -82,7 +102,78 @@ export function resolvePrometheusOptions(options: PrometheusModuleOptions = {}):
     http,
     maxSeriesPerMetric: limit(options.maxSeriesPerMetric, DEFAULT_MAX_SERIES_PER_METRIC, 'maxSeriesPerMetric'),
     maxLabelValueLength: limit(options.maxLabelValueLength, DEFAULT_MAX_LABEL_VALUE_LENGTH, 'maxLabelValueLength'),
+    server,
+    pushgateway: options.pushgateway === undefined ? undefined : resolvePushgateway(options.pushgateway),
+    cluster: resolveCluster(options.cluster),
   };
+}
+
+function resolveServer(options: PrometheusModuleOptions): ResolvedServerOptions | undefined {
+  if (options.port === undefined) {
+    if (options.host !== undefined) throw new Error(`${WHERE}.host needs a port (the metrics server's)`);
+    return undefined;
+  }
+  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
+    throw new Error(`${WHERE}.port must be a whole number from 0 to 65535, not ${JSON.stringify(options.port)}`);
+  }
+  if (options.host !== undefined && (typeof options.host !== 'string' || options.host === '')) {
+    throw new Error(`${WHERE}.host must be a non-empty string`);
+  }
+  const path = options.path === undefined || options.path === false ? DEFAULT_METRICS_PATH : normalizePath(options.path);
+  return { port: options.port, host: options.host, path };
+}
+
+function resolvePushgateway(o: PushgatewayOptions): ResolvedPushgatewayOptions {
+  const where = `${WHERE}.pushgateway`;
+  if (typeof o !== 'object' || o === null) throw new Error(`${where} must be an object`);
+  let url: URL;
+  try {
+    url = new URL(o.url);
+  } catch {
+    throw new Error(`${where}.url must be an http(s) URL, not ${JSON.stringify(o.url)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`${where}.url must be an http(s) URL, not ${JSON.stringify(o.url)}`);
+  }
+  if (typeof o.jobName !== 'string' || o.jobName === '') throw new Error(`${where}.jobName must be a non-empty string`);
+  for (const name of Object.keys(o.groupings ?? {})) assertLabelName(name, `${where}.groupings`);
+  const intervalMs = o.intervalMs ?? 0;
+  if (!Number.isFinite(intervalMs) || intervalMs < 0) throw new Error(`${where}.intervalMs must be a number >= 0`);
+  const timeoutMs = o.timeoutMs ?? 5000;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new Error(`${where}.timeoutMs must be a number > 0`);
+  return {
+    url: o.url,
+    jobName: o.jobName,
+    groupings: { ...(o.groupings ?? {}) },
+    intervalMs,
+    pushOnShutdown: o.pushOnShutdown ?? true,
+    timeoutMs,
+    headers: o.headers ? { ...o.headers } : undefined,
+  };
+}
+
+function resolveCluster(cluster: PrometheusModuleOptions['cluster']): ResolvedPrometheusOptions['cluster'] {
+  if (cluster === undefined || cluster === false) return false;
+  const timeoutMs = (cluster === true ? undefined : cluster.timeoutMs) ?? DEFAULT_CLUSTER_TIMEOUT_MS;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new Error(`${WHERE}.cluster.timeoutMs must be a number > 0`);
+  return { timeoutMs };
+}
+
+const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}/;
+
+/** `trace_id` from a W3C `traceparent` header (https://www.w3.org/TR/trace-context/). */
+export function traceparentExemplar(request: IncomingMessage): Record<string, string> | undefined {
+  const header = request.headers.traceparent;
+  const match = typeof header === 'string' ? TRACEPARENT.exec(header) : null;
+  if (!match || /^0+$/.test(match[1])) return undefined;
+  return { trace_id: match[1] };
+}
+
+function resolveExemplars(exemplars: boolean | ResolvedHttpOptions['exemplars'] | undefined): ResolvedHttpOptions['exemplars'] {
+  if (exemplars === undefined || exemplars === false) return false;
+  if (exemplars === true) return traceparentExemplar;
+  if (typeof exemplars !== 'function') throw new Error(`${WHERE}.http.exemplars must be a boolean or a function`);
+  return exemplars;
 }
 
 /** A positive whole number, or `0`/`Infinity` for no limit. */

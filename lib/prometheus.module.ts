@@ -1,6 +1,10 @@
 import { type DynamicModule, Module, type NestModule, type Provider, UseGuards } from '@nestjs/common';
 import { APP_FILTER, DiscoveryModule } from '@nestjs/core';
 import { CardinalityGuard } from './cardinality/cardinality-guard.js';
+import { ClusterWorker } from './cluster/cluster-worker.js';
+import { PrometheusMetricsServer } from './endpoint/metrics-server.js';
+import { ScrapeHandler } from './endpoint/scrape-handler.js';
+import { PushgatewayService } from './pushgateway/pushgateway.service.js';
 import { createMetricsController, routeMetricsController } from './endpoint/metrics.controller.js';
 import { exceptionObserver } from './http/exception-spy.js';
 import { HttpMetricsService } from './http/http-metrics.service.js';
@@ -43,10 +47,14 @@ const METRICS_ROUTE = Symbol('METRICS_ROUTE');
     },
     HttpMetricsService,
     MethodMetricsExplorer,
+    ClusterWorker,
+    ScrapeHandler,
+    PrometheusMetricsServer,
+    PushgatewayService,
     // Sees exceptions of middleware and of the not-found handler (never catches: see exception-spy).
     { provide: APP_FILTER, useValue: exceptionObserver },
   ],
-  exports: [PrometheusService],
+  exports: [PrometheusService, PushgatewayService, PrometheusMetricsServer],
 })
 export class PrometheusModule extends ConfigurableModuleClass implements NestModule {
   constructor(

@@ -1,5 +1,3 @@
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
 import {
   Controller,
   Get,
@@ -14,14 +12,12 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { DoNotTrack } from '../decorators/do-not-track.decorator.js';
 import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
-import { PrometheusService } from '../prometheus.service.js';
-
-const gzipAsync = promisify(gzip);
+import { ScrapeHandler } from './scrape-handler.js';
 
 interface ScrapeRequest {
   headers: Record<string, string | string[] | undefined>;
 }
-interface ScrapeResponse {
+interface ScrapeReply {
   send(body: string | Buffer): unknown;
 }
 
@@ -31,27 +27,22 @@ interface ScrapeResponse {
  */
 export class MetricsController {
   constructor(
-    private readonly prometheus: PrometheusService,
+    private readonly handler: ScrapeHandler,
     private readonly adapterHost: HttpAdapterHost,
     @Inject(PROMETHEUS_OPTIONS) private readonly options: ResolvedPrometheusOptions,
   ) {}
 
   @Get()
   @DoNotTrack()
-  async scrape(@Req() req: ScrapeRequest, @Res() res: ScrapeResponse): Promise<void> {
-    // forRootAsync with `path: false`: the route exists (controllers are static) but serves nothing.
+  async scrape(@Req() req: ScrapeRequest, @Res() res: ScrapeReply): Promise<void> {
+    // forRootAsync with `path: false` (or a port of its own): the route exists (controllers are
+    // static) but serves nothing.
     if (this.options.path === false) throw new NotFoundException();
-    const { contentType, body } = await this.prometheus.render(header(req, 'accept'));
+    const { status, headers, body } = await this.handler.scrape(header(req, 'accept'), header(req, 'accept-encoding'));
     const adapter = this.adapterHost.httpAdapter;
-    adapter.setHeader(res, 'Content-Type', contentType);
-    adapter.setHeader(res, 'Cache-Control', 'no-store');
-    adapter.setHeader(res, 'Vary', 'Accept, Accept-Encoding');
-    if (/\bgzip\b/.test(header(req, 'accept-encoding') ?? '')) {
-      adapter.setHeader(res, 'Content-Encoding', 'gzip');
-      res.send(await gzipAsync(body));
-    } else {
-      res.send(body);
-    }
+    adapter.status(res, status);
+    for (const [name, value] of Object.entries(headers)) adapter.setHeader(res, name, value);
+    res.send(body);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { Logger } from '@nestjs/common';
 import { CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE } from '../prometheus.constants.js';
 import type { ResolvedHttpOptions } from '../prometheus-options.js';
 import type { HttpMetrics } from './http-metrics.js';
@@ -49,6 +50,8 @@ export interface RouteInspector<K> {
 export class HttpMetricsRecorder {
   // Route identity (an Express Route, a token per Fastify route) -> method -> series; null: not counted.
   private readonly routes = new Map<unknown, Map<string, RouteSeries | null>>();
+  private exemplarFailed = false;
+  private readonly logger = new Logger('PrometheusModule');
 
   constructor(
     private readonly metrics: HttpMetrics,
@@ -133,7 +136,20 @@ export class HttpMetricsRecorder {
     const requestLength = res.req.headers['content-length'];
     const responseLength = (record.reply ?? res).getHeader('content-length');
     const exception = status >= 500 ? requestExceptions.get(res.req) : undefined;
-    series.observe(status, seconds, toSize(requestLength), toSize(responseLength), exception);
+    const exemplar = this.options.exemplars === false ? undefined : this.exemplar(res);
+    series.observe(status, seconds, toSize(requestLength), toSize(responseLength), exception, exemplar);
+  }
+
+  private exemplar(res: ServerResponse): Record<string, string> | undefined {
+    try {
+      return (this.options.exemplars as (req: ServerResponse['req']) => Record<string, string> | undefined)(res.req);
+    } catch (error) {
+      if (!this.exemplarFailed) {
+        this.exemplarFailed = true;
+        this.logger.warn(`http.exemplars threw (reported once): ${(error as Error)?.message ?? String(error)}`);
+      }
+      return undefined;
+    }
   }
 
   private createSeries(method: string, route: string): RouteSeries {

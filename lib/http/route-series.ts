@@ -30,7 +30,14 @@ export class RouteSeries {
     this.responseSize = metrics.responseSize?.child([method, route]);
   }
 
-  observe(status: number, seconds: number, requestSize: number, responseSize: number, exception?: string): void {
+  observe(
+    status: number,
+    seconds: number,
+    requestSize: number,
+    responseSize: number,
+    exception?: string,
+    exemplar?: Record<string, string>,
+  ): void {
     let s = this.statuses.get(status);
     if (s === undefined) {
       const label = this.groupStatusCodes ? `${Math.floor(status / 100)}xx` : String(status);
@@ -38,8 +45,13 @@ export class RouteSeries {
       s = { requests: this.metrics.requests.child(values), duration: this.metrics.duration.child(values) };
       this.statuses.set(status, s);
     }
-    s.requests.inc();
-    s.duration.observe(seconds);
+    if (exemplar === undefined) {
+      s.requests.inc();
+      s.duration.observe(seconds);
+    } else {
+      s.requests.incWithExemplar(exemplar);
+      s.duration.observeWithExemplar(seconds, exemplar);
+    }
     this.requestSize?.observe(requestSize);
     this.responseSize?.observe(responseSize);
     if (exception !== undefined && status >= 500) {

@@ -1,10 +1,16 @@
-import { type Labels, type Sample, SeriesMetric } from './series-metric.js';
+import { type Exemplar, type Labels, type Sample, SeriesMetric } from './series-metric.js';
 
 export class CounterSeries {
   value = 0;
+  exemplar?: Exemplar;
   constructor(readonly labels: Labels) {}
   inc(): void {
     this.value++;
+  }
+  /** Increments, and keeps `labelSet` as the series' latest exemplar. */
+  incWithExemplar(labelSet: Record<string, string>): void {
+    this.inc();
+    this.exemplar = { labelSet, value: 1, timestamp: Date.now() / 1000 };
   }
 }
 
@@ -32,8 +38,9 @@ export class SeriesCounter extends SeriesMetric<CounterSeries> {
   }
   protected resetSeries(s: CounterSeries): void {
     s.value = 0;
+    s.exemplar = undefined;
   }
   protected collect(s: CounterSeries, out: Sample[]): void {
-    out.push({ labels: s.labels, value: s.value });
+    out.push(s.exemplar ? { labels: s.labels, value: s.value, exemplar: s.exemplar } : { labels: s.labels, value: s.value });
   }
 }

@@ -1,11 +1,13 @@
 import type { CounterSeries } from './series-counter.js';
-import { type Labels, type Sample, SeriesMetric } from './series-metric.js';
+import { type Exemplar, type Labels, type Sample, SeriesMetric } from './series-metric.js';
 
 export class HistogramSeries {
   /** Non-cumulative counts; the last slot is +Inf. */
   readonly counts: Float64Array;
   sum = 0;
   count = 0;
+  /** The latest exemplar of each bucket (non-cumulative slots), once there is one. */
+  exemplars?: (Exemplar | undefined)[];
   constructor(
     readonly labels: Labels,
     private readonly bounds: readonly number[],
@@ -20,6 +22,16 @@ export class HistogramSeries {
     this.counts[i]++;
     this.sum += value;
     this.count++;
+  }
+
+  /** Observes, and keeps `labelSet` as the latest exemplar of the value's bucket. */
+  observeWithExemplar(value: number, labelSet: Record<string, string>): void {
+    this.observe(value);
+    const bounds = this.bounds;
+    let i = 0;
+    while (i < bounds.length && value > bounds[i]) i++;
+    this.exemplars ??= new Array<Exemplar | undefined>(bounds.length + 1);
+    this.exemplars[i] = { labelSet, value, timestamp: Date.now() / 1000 };
   }
 }
 
@@ -55,15 +67,21 @@ export class SeriesHistogram extends SeriesMetric<HistogramSeries> {
     s.counts.fill(0);
     s.sum = 0;
     s.count = 0;
+    s.exemplars = undefined;
   }
   protected collect(s: HistogramSeries, out: Sample[]): void {
     const bucket = `${this.name}_bucket`;
     let cumulative = 0;
+    const exemplars = s.exemplars;
     for (let i = 0; i < this.buckets.length; i++) {
       cumulative += s.counts[i];
-      out.push({ labels: { ...s.labels, le: this.buckets[i] }, value: cumulative, metricName: bucket });
+      const sample: Sample = { labels: { ...s.labels, le: this.buckets[i] }, value: cumulative, metricName: bucket };
+      if (exemplars?.[i]) sample.exemplar = exemplars[i];
+      out.push(sample);
     }
-    out.push({ labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: bucket });
+    const inf: Sample = { labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: bucket };
+    if (exemplars?.[this.buckets.length]) inf.exemplar = exemplars[this.buckets.length];
+    out.push(inf);
     out.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
     out.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` });
   }

@@ -5,11 +5,19 @@ import type { CounterSeries } from './series-counter.js';
 export type Labels = Record<string, string | number>;
 export type MetricKind = 'counter' | 'gauge' | 'histogram' | 'summary';
 
+/** An exemplar as prom-client's registry formats it (OpenMetrics only); `timestamp` in seconds. */
+export interface Exemplar {
+  labelSet: Record<string, string>;
+  value: number;
+  timestamp: number;
+}
+
 /** One sample as prom-client's registry formats it. */
 export interface Sample {
   labels: Labels;
   value: number;
   metricName?: string;
+  exemplar?: Exemplar;
 }
 
 /** What prom-client's `Registry` reads from a metric. */

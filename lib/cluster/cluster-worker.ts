@@ -1,0 +1,100 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type { RenderedMetrics } from '../endpoint/render-metrics.js';
+import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
+import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
+import { PrometheusService } from '../prometheus.service.js';
+import {
+  CLUSTER_METRICS_REQUEST,
+  CLUSTER_METRICS_RESPONSE,
+  CLUSTER_SCRAPE_REQUEST,
+  CLUSTER_SCRAPE_RESPONSE,
+} from './cluster.constants.js';
+
+interface ClusterMessage {
+  type?: unknown;
+  id?: number;
+  contentType?: string;
+  body?: string;
+  error?: string;
+}
+
+interface PendingScrape {
+  resolve(rendered: RenderedMetrics): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The worker's side of `forRoot({ cluster: true })`: sends its registry to the primary when asked,
+ * and asks the primary for the whole cluster's metrics when it is scraped itself.
+ */
+@Injectable()
+export class ClusterWorker implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('PrometheusModule');
+  private readonly pending = new Map<number, PendingScrape>();
+  private nextId = 0;
+  private active = false;
+
+  constructor(
+    @Inject(PROMETHEUS_OPTIONS) private readonly options: ResolvedPrometheusOptions,
+    private readonly prometheus: PrometheusService,
+  ) {}
+
+  onModuleInit(): void {
+    if (!this.options.cluster) return;
+    if (typeof process.send !== 'function') {
+      this.logger.warn('cluster: true, but this process is not a cluster worker: /metrics serves its own registry');
+      return;
+    }
+    this.active = true;
+    process.on('message', this.onMessage);
+  }
+
+  onApplicationShutdown(): void {
+    if (!this.active) return;
+    this.active = false;
+    process.off('message', this.onMessage);
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new Error('the application is shutting down'));
+      this.pending.delete(id);
+    }
+  }
+
+  /** The metrics of every worker, aggregated by the primary; this process's alone outside a cluster. */
+  render(accept: string | undefined): Promise<RenderedMetrics> {
+    if (!this.active || !this.options.cluster) return this.prometheus.render(accept);
+    const id = ++this.nextId;
+    // The primary waits up to timeoutMs for the workers; give it that and a margin.
+    const wait = this.options.cluster.timeoutMs + 1000;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`the cluster primary did not answer within ${wait} ms (did it call PrometheusCluster.setupPrimary()?)`));
+      }, wait);
+      this.pending.set(id, { resolve, reject, timer });
+      process.send?.({ type: CLUSTER_SCRAPE_REQUEST, id, accept }, undefined, undefined, error => {
+        if (!error) return;
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(error);
+      });
+    });
+  }
+
+  private readonly onMessage = (message: ClusterMessage): void => {
+    if (message?.type === CLUSTER_METRICS_REQUEST) {
+      this.prometheus.registry.getMetricsAsJSON().then(
+        metrics => process.send?.({ type: CLUSTER_METRICS_RESPONSE, id: message.id, metrics }),
+        (error: unknown) => this.logger.warn(`could not collect metrics for the cluster primary: ${String(error)}`),
+      );
+    } else if (message?.type === CLUSTER_SCRAPE_RESPONSE && typeof message.id === 'number') {
+      const p = this.pending.get(message.id);
+      if (!p) return;
+      this.pending.delete(message.id);
+      clearTimeout(p.timer);
+      if (message.error !== undefined) p.reject(new Error(message.error));
+      else p.resolve({ contentType: message.contentType ?? '', body: message.body ?? '' });
+    }
+  };
+}

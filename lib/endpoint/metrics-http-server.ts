@@ -1,0 +1,63 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { ScrapeResponse } from './scrape-response.js';
+
+export type ScrapeHandlerFn = (accept: string | undefined, acceptEncoding: string | undefined) => Promise<ScrapeResponse>;
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+/**
+ * A bare HTTP server that answers GET (and HEAD) `path` with the exposition and every other
+ * request with 404, so that nothing but metrics is reachable on the metrics port.
+ */
+export function createMetricsHttpServer(path: string, scrape: ScrapeHandlerFn, onError: (error: unknown) => void): Server {
+  return createServer((req, res) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const pathname = q === -1 ? url : url.slice(0, q);
+    if (pathname !== path) {
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not Found\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('Method Not Allowed\n');
+      return;
+    }
+    scrape(header(req, 'accept'), header(req, 'accept-encoding')).then(
+      ({ status, headers, body }) => {
+        res.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(body) });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      },
+      (error: unknown) => {
+        onError(error);
+        if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end('Internal Server Error\n');
+      },
+    );
+  });
+}
+
+/** Listens, and rejects with a message naming the port when it cannot (EADDRINUSE, EACCES). */
+export function listen(server: Server, port: number, host: string | undefined, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      reject(new Error(`${what} cannot listen on ${host ?? '*'}:${port}: ${error.code ?? error.message}`));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/** Closes the server, ending idle keep-alive connections (a scraper's) at once. */
+export function close(server: Server): Promise<void> {
+  return new Promise(resolve => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}

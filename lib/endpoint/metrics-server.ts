@@ -1,0 +1,49 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
+import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
+import { close, createMetricsHttpServer, listen } from './metrics-http-server.js';
+import { ScrapeHandler } from './scrape-handler.js';
+
+/**
+ * The metrics server of `forRoot({ port })`: its own HTTP server, so the metrics stay off the
+ * public port. Listens when the app bootstraps (`app.init()`/`listen()`), closes with `app.close()`.
+ */
+@Injectable()
+export class PrometheusMetricsServer implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('PrometheusModule');
+  private server?: Server;
+
+  constructor(
+    @Inject(PROMETHEUS_OPTIONS) private readonly options: ResolvedPrometheusOptions,
+    private readonly handler: ScrapeHandler,
+  ) {}
+
+  /** Where the metrics server listens (`forRoot({ port: 0 })` picks a free port), once the app is initialised. */
+  address(): AddressInfo | undefined {
+    const address = this.server?.address();
+    return address && typeof address === 'object' ? address : undefined;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const server = this.options.server;
+    if (!server || this.server) return;
+    this.server = createMetricsHttpServer(
+      server.path,
+      (accept, encoding) => this.handler.scrape(accept, encoding),
+      error => this.logger.error(`scrape failed: ${String(error)}`),
+    );
+    await listen(this.server, server.port, server.host, 'PrometheusModule metrics server');
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.server) await close(this.server);
+  }
+}

@@ -1,0 +1,50 @@
+import { Registry, type RegistryContentType } from 'prom-client';
+
+export interface RenderedMetrics {
+  contentType: string;
+  body: string;
+}
+
+/** Metrics as `Registry.getMetricsAsJSON()` returns them (and cluster workers send them). */
+export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+/** The exposition format an `Accept` header asks for: OpenMetrics or Prometheus text. */
+export function negotiate(accept: string | undefined): RegistryContentType {
+  return accept?.includes('application/openmetrics-text')
+    ? Registry.OPENMETRICS_CONTENT_TYPE
+    : Registry.PROMETHEUS_CONTENT_TYPE;
+}
+
+/**
+ * Renders a registry in the format `accept` asks for. prom-client renames counters for good while
+ * rendering OpenMetrics (`metric.name` loses `_total`) and fixes a registry's format at
+ * construction: OpenMetrics, and any format the registry was not made for, are rendered from a
+ * snapshot in a registry of that format.
+ */
+export async function renderRegistry(registry: Registry, accept: string | undefined): Promise<RenderedMetrics> {
+  const wanted = negotiate(accept);
+  if (wanted === Registry.PROMETHEUS_CONTENT_TYPE && registry.contentType === wanted) {
+    return { contentType: wanted, body: await registry.metrics() };
+  }
+  return renderJson(await registry.getMetricsAsJSON(), accept);
+}
+
+/** Renders metrics already collected (a snapshot, or the aggregate of cluster workers). */
+export async function renderJson(metrics: MetricsJson, accept: string | undefined): Promise<RenderedMetrics> {
+  const wanted = negotiate(accept);
+  const view = new (Registry as new (type: RegistryContentType) => Registry<RegistryContentType>)(wanted);
+  for (const metric of metrics) view.registerMetric(snapshot(metric) as never);
+  return { contentType: wanted, body: await view.metrics() };
+}
+
+function snapshot(metric: MetricsJson[number]) {
+  return {
+    name: metric.name,
+    help: metric.help,
+    type: metric.type,
+    aggregator: metric.aggregator,
+    async get(this: { name: string }) {
+      return { ...metric, name: this.name };
+    },
+  };
+}

@@ -1,0 +1,104 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { Pushgateway, type RegistryContentType } from 'prom-client';
+import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
+import type { ResolvedPrometheusOptions, ResolvedPushgatewayOptions } from '../prometheus-options.js';
+import { PrometheusService } from '../prometheus.service.js';
+
+export interface PushOptions {
+  /** Default: the module's `pushgateway.jobName`. */
+  jobName?: string;
+  /** Merged over the module's `pushgateway.groupings`. */
+  groupings?: Record<string, string>;
+}
+
+/**
+ * Pushes the registry to a Prometheus Pushgateway: for batch jobs and tasks that may end before
+ * any scrape. Configured by `forRoot({ pushgateway })`, it also pushes every `intervalMs` and once
+ * more when the app shuts down; those automatic pushes log errors and never throw.
+ */
+@Injectable()
+export class PushgatewayService implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
+  private readonly logger = new Logger('PrometheusModule');
+  private readonly config?: ResolvedPushgatewayOptions;
+  private readonly gateway?: Pushgateway<RegistryContentType>;
+  private timer?: NodeJS.Timeout;
+  private inFlight?: Promise<void>;
+
+  constructor(@Inject(PROMETHEUS_OPTIONS) options: ResolvedPrometheusOptions, prometheus: PrometheusService) {
+    this.config = options.pushgateway;
+    if (!this.config) return;
+    const https = this.config.url.startsWith('https:');
+    this.gateway = new Pushgateway(
+      this.config.url,
+      {
+        timeout: this.config.timeoutMs,
+        headers: this.config.headers,
+        // An agent of its own marks the module's own requests (left out of outbound HTTP metrics).
+        agent: https ? new HttpsAgent({ keepAlive: false }) : new HttpAgent({ keepAlive: false }),
+      },
+      prometheus.registry,
+    );
+  }
+
+  /** Replaces the metrics of the group (HTTP PUT). */
+  push(options?: PushOptions): Promise<void> {
+    return this.send('push', options);
+  }
+
+  /** Adds to the metrics of the group, replacing only metrics of the same names (HTTP POST). */
+  pushAdd(options?: PushOptions): Promise<void> {
+    return this.send('pushAdd', options);
+  }
+
+  /** Deletes the group's metrics from the Pushgateway. */
+  delete(options?: PushOptions): Promise<void> {
+    return this.send('delete', options);
+  }
+
+  onModuleInit(): void {
+    const interval = this.config?.intervalMs ?? 0;
+    if (interval <= 0) return;
+    this.timer = setInterval(() => void this.pushQuietly('periodic push'), interval);
+    // A pending push must not keep a finished batch job alive.
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    if (this.config?.pushOnShutdown) await this.pushQuietly('final push');
+  }
+
+  private async pushQuietly(what: string): Promise<void> {
+    // One push at a time: a slow gateway must not pile up requests.
+    if (this.inFlight) await this.inFlight.catch(() => undefined);
+    this.inFlight = this.push().catch((error: unknown) => {
+      this.logger.error(`Pushgateway ${what} to ${this.config?.url} failed: ${(error as Error)?.message ?? String(error)}`);
+    });
+    await this.inFlight;
+    this.inFlight = undefined;
+  }
+
+  private async send(method: 'push' | 'pushAdd' | 'delete', options: PushOptions = {}): Promise<void> {
+    if (!this.gateway || !this.config) {
+      throw new Error('PushgatewayService: no Pushgateway configured (PrometheusModule.forRoot({ pushgateway: { url, jobName } }))');
+    }
+    const groupings = { ...this.config.groupings, ...(options.groupings ?? {}) };
+    await this.gateway[method]({
+      jobName: options.jobName ?? this.config.jobName,
+      groupings: Object.keys(groupings).length > 0 ? groupings : undefined,
+    });
+  }
+}
