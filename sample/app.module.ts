@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { Module } from '@nestjs/common';
 import { makeCounterProvider, PrometheusModule } from '../lib/index.js';
 import { HealthController } from './health.controller.js';
@@ -11,6 +12,8 @@ import { UsersController } from './users.controller.js';
       defaultLabels: { app: 'sample' },
       http: { excludeMethods: ['OPTIONS'] },
       info: { version: '0.1.0' },
+      // Under node:cluster (sample/cluster.ts), /metrics answers for every worker.
+      cluster: cluster.isWorker,
     }),
   ],
   controllers: [UsersController, OrdersController, HealthController],

@@ -8,6 +8,7 @@ import {
   CLUSTER_METRICS_RESPONSE,
   CLUSTER_SCRAPE_REQUEST,
   CLUSTER_SCRAPE_RESPONSE,
+  CLUSTER_WORKER_READY,
 } from './cluster.constants.js';
 
 interface ClusterMessage {
@@ -48,6 +49,7 @@ export class ClusterWorker implements OnModuleInit, OnApplicationShutdown {
     }
     this.active = true;
     process.on('message', this.onMessage);
+    process.send({ type: CLUSTER_WORKER_READY });
   }
 
   onApplicationShutdown(): void {

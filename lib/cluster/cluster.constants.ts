@@ -8,3 +8,5 @@ export const CLUSTER_METRICS_REQUEST = 'nestjs-prom-metrics:collect';
 export const CLUSTER_METRICS_RESPONSE = 'nestjs-prom-metrics:collected';
 
 export const DEFAULT_CLUSTER_TIMEOUT_MS = 2000;
+/** Worker to primary: the worker's module is ready to send its metrics (`{ type }`). */
+export const CLUSTER_WORKER_READY = 'nestjs-prom-metrics:ready';

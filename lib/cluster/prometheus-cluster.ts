@@ -12,6 +12,7 @@ import {
   CLUSTER_METRICS_RESPONSE,
   CLUSTER_SCRAPE_REQUEST,
   CLUSTER_SCRAPE_RESPONSE,
+  CLUSTER_WORKER_READY,
   DEFAULT_CLUSTER_TIMEOUT_MS,
 } from './cluster.constants.js';
 
@@ -43,12 +44,15 @@ export class PrometheusCluster {
   private readonly logger = new Logger('PrometheusCluster');
   private server?: Server;
   private nextId = 0;
+  // Workers whose module said it is ready: a worker still booting is not asked (it cannot answer).
+  private readonly ready = new Set<number>();
 
   private constructor(
     private readonly cluster: Cluster,
     private readonly timeoutMs: number,
   ) {
     cluster.on('message', this.onMessage);
+    cluster.on('exit', this.onExit);
   }
 
   static async setupPrimary(options: ClusterPrimaryOptions = {}): Promise<PrometheusCluster> {
@@ -85,13 +89,16 @@ export class PrometheusCluster {
 
   async close(): Promise<void> {
     this.cluster.off('message', this.onMessage);
+    this.cluster.off('exit', this.onExit);
     if (this.server) await close(this.server);
   }
 
   /** Asks every connected worker for its registry; a worker that exits or is late is left out. */
   private collect(): Promise<MetricsJson[]> {
     const cluster = this.cluster;
-    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && w.isConnected());
+    const workers = Object.values(cluster.workers ?? {}).filter(
+      (w): w is Worker => !!w && this.ready.has(w.id) && w.isConnected(),
+    );
     const id = ++this.nextId;
     return new Promise(resolve => {
       const results: MetricsJson[] = [];
@@ -131,7 +138,12 @@ export class PrometheusCluster {
     });
   }
 
+  private readonly onExit = (worker: Worker): void => {
+    this.ready.delete(worker.id);
+  };
+
   private readonly onMessage = (worker: Worker, message: WorkerMessage): void => {
+    if (message?.type === CLUSTER_WORKER_READY) this.ready.add(worker.id);
     if (message?.type !== CLUSTER_SCRAPE_REQUEST) return;
     const reply = (answer: object) => {
       if (worker.isConnected()) worker.send({ type: CLUSTER_SCRAPE_RESPONSE, id: message.id, ...answer }, undefined, () => undefined);
