@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { RenderedMetrics } from '../endpoint/render-metrics.js';
 import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
@@ -43,7 +44,8 @@ export class ClusterWorker implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     if (!this.options.cluster) return;
-    if (typeof process.send !== 'function') {
+    // A forked child (jest's workers, PM2) has `process.send` too: only a cluster worker has a primary.
+    if (!cluster.isWorker || typeof process.send !== 'function') {
       this.logger.warn('cluster: true, but this process is not a cluster worker: /metrics serves its own registry');
       return;
     }
