@@ -1,6 +1,14 @@
 import type { IncomingMessage } from 'node:http';
 import { register as globalRegistry, type Registry } from 'prom-client';
-import type { DefaultMetricsOptions, PrometheusModuleOptions, PushgatewayOptions } from './interfaces/index.js';
+import type {
+  DefaultMetricsOptions,
+  HttpClientMetricsOptions,
+  HttpMetricsOptions,
+  HttpMetricSwitch,
+  HttpRequestInfo,
+  PrometheusModuleOptions,
+  PushgatewayOptions,
+} from './interfaces/index.js';
 import { DEFAULT_CLUSTER_TIMEOUT_MS } from './cluster/cluster.constants.js';
 import { assertBuckets, assertLabelName, assertMetricName } from './metrics/metric-names.js';
 import {
@@ -22,6 +30,33 @@ export interface ResolvedHttpOptions {
   requestSizes: boolean;
   /** The exemplar labels of a request; `false` when exemplars are off. */
   exemplars: false | ((request: IncomingMessage) => Record<string, string> | undefined);
+  observe: readonly ((info: HttpRequestInfo) => void)[];
+  /** Extra labels: names and the functions that give their values. */
+  labels?: { names: readonly string[]; values: readonly ((request: IncomingMessage) => string | number)[] };
+  /** The name of each default metric, or `false` when it is off. */
+  metrics: Record<HttpMetricKey, string | false>;
+  latency: 'histogram' | 'summary';
+  summary: { percentiles: number[]; maxAgeSeconds: number; ageBuckets: number };
+}
+
+export type HttpMetricKey = 'requests' | 'duration' | 'inProgress' | 'exceptions' | 'requestSize' | 'responseSize';
+
+const HTTP_METRIC_NAMES: Record<HttpMetricKey, string> = {
+  requests: 'http_requests_total',
+  duration: 'http_request_duration_seconds',
+  inProgress: 'http_requests_in_progress',
+  exceptions: 'http_exceptions_total',
+  requestSize: 'http_request_size_bytes',
+  responseSize: 'http_response_size_bytes',
+};
+
+/** Labels the default HTTP metrics use themselves, or Prometheus reserves. */
+const RESERVED_HTTP_LABELS = ['method', 'route', 'status_code', 'exception', 'le', 'quantile'];
+
+export interface ResolvedHttpClientOptions {
+  prefix: string;
+  hosts?: readonly (string | RegExp)[];
+  buckets: readonly number[];
 }
 
 export interface ResolvedServerOptions {
@@ -47,6 +82,8 @@ export interface ResolvedPrometheusOptions {
   server?: ResolvedServerOptions;
   pushgateway?: ResolvedPushgatewayOptions;
   cluster: false | { timeoutMs: number };
+  httpClient: ResolvedHttpClientOptions | false;
+  enabled: boolean;
 }
 
 const WHERE = 'PrometheusModule options';
@@ -88,6 +125,11 @@ export function resolvePrometheusOptions(options: PrometheusModuleOptions = {}):
       unmatchedRoutes,
       requestSizes: o.requestSizes ?? true,
       exemplars: resolveExemplars(o.exemplars),
+      observe: resolveObservers(o.observe),
+      labels: resolveExtraLabels(o.labels),
+      metrics: resolveHttpMetricNames(o, prefix),
+      latency: resolveLatency(o.latency),
+      summary: resolveSummary(o.summary),
     };
   }
 
@@ -105,7 +147,104 @@ export function resolvePrometheusOptions(options: PrometheusModuleOptions = {}):
     server,
     pushgateway: options.pushgateway === undefined ? undefined : resolvePushgateway(options.pushgateway),
     cluster: resolveCluster(options.cluster),
+    httpClient: resolveHttpClient(options.httpClient),
+    enabled: true,
   };
+}
+
+/** `enabled: false`: checked like any options, then everything is off. */
+export function resolveEnabledOptions(options: PrometheusModuleOptions = {}): ResolvedPrometheusOptions {
+  const resolved = resolvePrometheusOptions(options);
+  if (options.enabled === undefined || options.enabled === true) return resolved;
+  if (options.enabled !== false) throw new Error(`${WHERE}.enabled must be a boolean`);
+  return {
+    ...resolved,
+    enabled: false,
+    path: false,
+    http: false,
+    defaultMetrics: { enabled: false },
+    info: undefined,
+    server: undefined,
+    pushgateway: undefined,
+    cluster: false,
+    httpClient: false,
+  };
+}
+
+function resolveObservers(observe: HttpMetricsOptions['observe']): ResolvedHttpOptions['observe'] {
+  if (observe === undefined) return [];
+  const list = Array.isArray(observe) ? observe : [observe];
+  for (const fn of list) {
+    if (typeof fn !== 'function') throw new Error(`${WHERE}.http.observe must be an array of functions`);
+  }
+  return [...list];
+}
+
+function resolveExtraLabels(labels: HttpMetricsOptions['labels']): ResolvedHttpOptions['labels'] {
+  if (labels === undefined) return undefined;
+  const names = Object.keys(labels);
+  if (names.length === 0) return undefined;
+  for (const name of names) {
+    assertLabelName(name, `${WHERE}.http.labels`);
+    if (RESERVED_HTTP_LABELS.includes(name)) {
+      throw new Error(`${WHERE}.http.labels: "${name}" is a label of the default HTTP metrics already`);
+    }
+    if (typeof labels[name] !== 'function') throw new Error(`${WHERE}.http.labels.${name} must be a function of the request`);
+  }
+  return { names, values: names.map(n => labels[n]) };
+}
+
+function resolveHttpMetricNames(o: HttpMetricsOptions, prefix: string): ResolvedHttpOptions['metrics'] {
+  const switches: Partial<Record<HttpMetricKey, HttpMetricSwitch>> = o.metrics ?? {};
+  const names = {} as Record<HttpMetricKey, string | false>;
+  for (const key of Object.keys(HTTP_METRIC_NAMES) as HttpMetricKey[]) {
+    const choice = switches[key] ?? true;
+    if (choice === false || ((key === 'requestSize' || key === 'responseSize') && o.requestSizes === false)) {
+      names[key] = false;
+    } else if (choice === true) {
+      names[key] = `${prefix}${HTTP_METRIC_NAMES[key]}`;
+    } else if (typeof choice === 'object' && choice !== null && typeof choice.name === 'string') {
+      assertMetricName(choice.name, `${WHERE}.http.metrics.${key}.name`);
+      names[key] = choice.name;
+    } else {
+      throw new Error(`${WHERE}.http.metrics.${key} must be true, false or { name }`);
+    }
+  }
+  return names;
+}
+
+function resolveLatency(latency: HttpMetricsOptions['latency']): ResolvedHttpOptions['latency'] {
+  if (latency === undefined) return 'histogram';
+  if (latency !== 'histogram' && latency !== 'summary') {
+    throw new Error(`${WHERE}.http.latency must be 'histogram' or 'summary', not "${String(latency)}"`);
+  }
+  return latency;
+}
+
+function resolveSummary(summary: HttpMetricsOptions['summary']): ResolvedHttpOptions['summary'] {
+  const percentiles = summary?.percentiles ?? [0.5, 0.9, 0.99];
+  if (!Array.isArray(percentiles) || percentiles.length === 0 || percentiles.some(p => !(p > 0 && p < 1))) {
+    throw new Error(`${WHERE}.http.summary.percentiles must be numbers between 0 and 1 (exclusive)`);
+  }
+  const maxAgeSeconds = summary?.maxAgeSeconds ?? 600;
+  const ageBuckets = summary?.ageBuckets ?? 5;
+  if (!(maxAgeSeconds > 0)) throw new Error(`${WHERE}.http.summary.maxAgeSeconds must be a number > 0`);
+  if (!Number.isInteger(ageBuckets) || ageBuckets < 1) throw new Error(`${WHERE}.http.summary.ageBuckets must be a whole number >= 1`);
+  return { percentiles: [...percentiles], maxAgeSeconds, ageBuckets };
+}
+
+function resolveHttpClient(o: HttpClientMetricsOptions | undefined): ResolvedHttpClientOptions | false {
+  if (o === undefined || o.enabled !== true) return false;
+  const prefix = o.prefix ?? '';
+  if (prefix) assertMetricName(`${prefix}http_client_requests_total`, `${WHERE}.httpClient.prefix`);
+  const buckets = o.buckets ?? DEFAULT_DURATION_BUCKETS;
+  assertBuckets(buckets, `${WHERE}.httpClient.buckets`);
+  for (const h of o.hosts ?? []) {
+    if (typeof h !== 'string' && !(h instanceof RegExp)) {
+      throw new Error(`${WHERE}.httpClient.hosts: ${String(h)} is neither a string nor a RegExp`);
+    }
+  }
+  return { prefix, hosts: o.hosts ? [...o.hosts] : undefined, buckets: [...buckets] };
 }
 
 function resolveServer(options: PrometheusModuleOptions): ResolvedServerOptions | undefined {

@@ -22,7 +22,7 @@ import {
   PROMETHEUS_MODULE_OPTIONS,
   type PrometheusModuleExtras,
 } from './prometheus.module-definition.js';
-import { resolvePrometheusOptions, type ResolvedPrometheusOptions } from './prometheus-options.js';
+import { resolveEnabledOptions, type ResolvedPrometheusOptions } from './prometheus-options.js';
 import { PrometheusService } from './prometheus.service.js';
 
 const METRICS_ROUTE = Symbol('METRICS_ROUTE');
@@ -34,7 +34,7 @@ const METRICS_ROUTE = Symbol('METRICS_ROUTE');
 @Module({
   imports: [DiscoveryModule],
   providers: [
-    { provide: PROMETHEUS_OPTIONS, useFactory: resolvePrometheusOptions, inject: [PROMETHEUS_MODULE_OPTIONS] },
+    { provide: PROMETHEUS_OPTIONS, useFactory: resolveEnabledOptions, inject: [PROMETHEUS_MODULE_OPTIONS] },
     PrometheusService,
     {
       provide: CardinalityGuard,
@@ -66,7 +66,8 @@ export class PrometheusModule extends ConfigurableModuleClass implements NestMod
 
   static forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
     // With a port of its own, the app serves the metrics too only if a path is given.
-    const endpoint = options.path !== false && (options.port === undefined || options.path !== undefined);
+    const endpoint =
+      options.enabled !== false && options.path !== false && (options.port === undefined || options.path !== undefined);
     return withDeclaredMetrics(withEndpoint(super.forRoot(options), endpoint, options));
   }
 

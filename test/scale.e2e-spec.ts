@@ -5,7 +5,7 @@ import { Controller, Get, type INestApplication, type INestApplicationContext, I
 import { jest } from '@jest/globals';
 import { Registry } from 'prom-client';
 import request from 'supertest';
-import { Counter, PrometheusMetricsServer, PrometheusModule, PushgatewayService } from '../lib/index.js';
+import { Counter, PrometheusMetricsServer, PrometheusModule, type PushgatewayOptions, PushgatewayService } from '../lib/index.js';
 import { ADAPTERS, createApp, createContext } from './utils/app.js';
 import { findSamples, parseExposition, sampleValue } from './utils/exposition.js';
 
@@ -234,7 +234,7 @@ describe('PushgatewayService', () => {
     jest.restoreAllMocks();
   });
 
-  const gatewayModule = (registry: Registry, pushgateway: Parameters<typeof PrometheusModule.forRoot>[0]['pushgateway']) =>
+  const gatewayModule = (registry: Registry, pushgateway: PushgatewayOptions) =>
     PrometheusModule.forRoot({ registry, defaultMetrics: { enabled: false }, pushgateway });
 
   it('pushes the registry once more when the application context closes', async () => {

@@ -90,7 +90,8 @@ export class CardinalityGuard {
     if (this.limits.maxSeries === Infinity || labelNames.length === 0) return labels;
     let seen = admitted.get(metric);
     if (!seen) admitted.set(metric, (seen = new Set()));
-    const key = labelNames.length === 1 ? String(labels[labelNames[0]]) : labelNames.map(n => labels[n]).join('\u0000');
+    // JSON, not a join: a separator inside a value must not make two label sets one key.
+    const key = labelNames.length === 1 ? String(labels[labelNames[0]]) : JSON.stringify(labelNames.map(n => labels[n]));
     if (seen.has(key)) return labels;
     if (seen.size < this.limits.maxSeries) {
       seen.add(key);

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { Logger } from '@nestjs/common';
 import { CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE } from '../prometheus.constants.js';
+import type { HttpRequestInfo } from '../interfaces/index.js';
 import type { ResolvedHttpOptions } from '../prometheus-options.js';
 import type { HttpMetrics } from './http-metrics.js';
 import { takeObservedException } from './exception-spy.js';
@@ -50,7 +51,7 @@ export interface RouteInspector<K> {
 export class HttpMetricsRecorder {
   // Route identity (an Express Route, a token per Fastify route) -> method -> series; null: not counted.
   private readonly routes = new Map<unknown, Map<string, RouteSeries | null>>();
-  private exemplarFailed = false;
+  private readonly reported = new Set<string>();
   private readonly logger = new Logger('PrometheusModule');
 
   constructor(
@@ -129,25 +130,66 @@ export class HttpMetricsRecorder {
     const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED_REQUEST;
     if (record.series === undefined && inspector?.seriesAtEnd) inspector.seriesAtEnd(res, status, record);
     if (record.inProgress !== undefined) record.inProgress.inProgress.dec();
-    const series = record.series;
+    let series = record.series;
     if (series === null || series === undefined) return;
     const seconds = (performance.now() - record.start) / 1000;
     // Node parses request headers on first access; by the end of the response they are parsed.
-    const requestLength = res.req.headers['content-length'];
-    const responseLength = (record.reply ?? res).getHeader('content-length');
+    const requestSize = toSize(res.req.headers['content-length']);
+    const responseSize = toSize((record.reply ?? res).getHeader('content-length'));
     const exception = status >= 500 ? requestExceptions.get(res.req) : undefined;
     const exemplar = this.options.exemplars === false ? undefined : this.exemplar(res);
-    series.observe(status, seconds, toSize(requestLength), toSize(responseLength), exception, exemplar);
+    if (this.options.labels !== undefined) series = series.variant(this.extraLabelValues(res));
+    series.observe(status, seconds, requestSize, responseSize, exception, exemplar);
+    if (this.options.observe.length > 0) {
+      this.notify({
+        method: series.method,
+        route: series.route,
+        statusCode: status,
+        durationSeconds: seconds,
+        requestSize,
+        responseSize,
+        exception,
+        request: res.req,
+        response: res,
+      });
+    }
+  }
+
+  private extraLabelValues(res: ServerResponse): (string | number)[] {
+    const { names, values } = this.options.labels as NonNullable<ResolvedHttpOptions['labels']>;
+    return values.map((fn, i) => {
+      try {
+        const value = fn(res.req);
+        return typeof value === 'string' || typeof value === 'number' ? value : String(value);
+      } catch (error) {
+        this.reportOnce(`http.labels.${names[i]}`, error);
+        return 'error';
+      }
+    });
+  }
+
+  private notify(info: HttpRequestInfo): void {
+    this.options.observe.forEach((observer, i) => {
+      try {
+        observer(info);
+      } catch (error) {
+        this.reportOnce(`http.observe[${i}]`, error);
+      }
+    });
+  }
+
+  /** A user's callback threw: reported once per callback, and the request goes on. */
+  private reportOnce(what: string, error: unknown): void {
+    if (this.reported.has(what)) return;
+    this.reported.add(what);
+    this.logger.warn(`${what} threw (reported once): ${(error as Error)?.message ?? String(error)}`);
   }
 
   private exemplar(res: ServerResponse): Record<string, string> | undefined {
     try {
       return (this.options.exemplars as (req: ServerResponse['req']) => Record<string, string> | undefined)(res.req);
     } catch (error) {
-      if (!this.exemplarFailed) {
-        this.exemplarFailed = true;
-        this.logger.warn(`http.exemplars threw (reported once): ${(error as Error)?.message ?? String(error)}`);
-      }
+      this.reportOnce('http.exemplars', error);
       return undefined;
     }
   }

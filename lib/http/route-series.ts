@@ -1,16 +1,29 @@
-import type { CounterSeries } from '../metrics/series-counter.js';
-import type { GaugeSeries } from '../metrics/series-gauge.js';
+import { CounterSeries } from '../metrics/series-counter.js';
+import { GaugeSeries } from '../metrics/series-gauge.js';
 import type { HistogramSeries } from '../metrics/series-histogram.js';
 import type { HttpMetrics } from './http-metrics.js';
 
-interface StatusSeries {
-  readonly requests: CounterSeries;
-  readonly duration: HistogramSeries;
+type LabelValues = readonly (string | number)[];
+
+/** What a request's duration is recorded in: a histogram series, a summary's child, or nothing. */
+interface DurationSeries {
+  observe(seconds: number): void;
+  observeWithExemplar(seconds: number, exemplar: Record<string, string>): void;
 }
 
+interface StatusSeries {
+  readonly requests: CounterSeries;
+  readonly duration: DurationSeries;
+}
+
+// Stand-ins for metrics switched off: recording into them keeps the hot path free of checks.
+const OFF_COUNTER = new CounterSeries({});
+const OFF_GAUGE = new GaugeSeries({});
+const OFF_DURATION: DurationSeries = { observe() {}, observeWithExemplar() {} };
+
 /**
- * The series of one route template and method, resolved on the route's first request, so that
- * counting a request is a few map lookups and field updates.
+ * The series of one route template and method (and values of the extra `http.labels`), resolved
+ * on the route's first request, so that counting a request is a few map lookups and field updates.
  */
 export class RouteSeries {
   readonly inProgress: GaugeSeries;
@@ -18,16 +31,32 @@ export class RouteSeries {
   private readonly responseSize?: HistogramSeries;
   private readonly statuses = new Map<number, StatusSeries>();
   private readonly exceptions = new Map<string, CounterSeries>();
+  private variants?: Map<string, RouteSeries>;
 
   constructor(
     private readonly metrics: HttpMetrics,
     readonly method: string,
     readonly route: string,
     private readonly groupStatusCodes: boolean,
+    private readonly extra: LabelValues = [],
+    inProgress?: GaugeSeries,
   ) {
-    this.inProgress = metrics.inProgress.child([method, route]);
-    this.requestSize = metrics.requestSize?.child([method, route]);
-    this.responseSize = metrics.responseSize?.child([method, route]);
+    // In progress is counted per route only: a request enters it before extra labels are read.
+    this.inProgress = inProgress ?? metrics.inProgress?.child([method, route]) ?? OFF_GAUGE;
+    this.requestSize = metrics.requestSize?.child([method, route, ...extra]);
+    this.responseSize = metrics.responseSize?.child([method, route, ...extra]);
+  }
+
+  /** The series of this route for these values of the extra labels. */
+  variant(values: LabelValues): RouteSeries {
+    const key = values.length === 1 ? String(values[0]) : JSON.stringify(values);
+    this.variants ??= new Map();
+    let v = this.variants.get(key);
+    if (v === undefined) {
+      v = new RouteSeries(this.metrics, this.method, this.route, this.groupStatusCodes, values, this.inProgress);
+      this.variants.set(key, v);
+    }
+    return v;
   }
 
   observe(
@@ -40,9 +69,7 @@ export class RouteSeries {
   ): void {
     let s = this.statuses.get(status);
     if (s === undefined) {
-      const label = this.groupStatusCodes ? `${Math.floor(status / 100)}xx` : String(status);
-      const values = [this.method, this.route, label];
-      s = { requests: this.metrics.requests.child(values), duration: this.metrics.duration.child(values) };
+      s = this.statusSeries(status);
       this.statuses.set(status, s);
     }
     if (exemplar === undefined) {
@@ -54,13 +81,28 @@ export class RouteSeries {
     }
     this.requestSize?.observe(requestSize);
     this.responseSize?.observe(responseSize);
-    if (exception !== undefined && status >= 500) {
+    if (exception !== undefined && status >= 500 && this.metrics.exceptions !== undefined) {
       let e = this.exceptions.get(exception);
       if (e === undefined) {
-        e = this.metrics.exceptions.child([this.method, this.route, exception]);
+        e = this.metrics.exceptions.child([this.method, this.route, exception, ...this.extra]);
         this.exceptions.set(exception, e);
       }
       e.inc();
     }
+  }
+
+  private statusSeries(status: number): StatusSeries {
+    const label = this.groupStatusCodes ? `${Math.floor(status / 100)}xx` : String(status);
+    const values = [this.method, this.route, label, ...this.extra];
+    const { requests, duration, durationSummary, guard } = this.metrics;
+    let durationSeries: DurationSeries = duration?.child(values) ?? OFF_DURATION;
+    if (durationSummary) {
+      const names = ['method', 'route', 'status_code', ...(this.metrics.extraLabelNames ?? [])];
+      const labels: Record<string, string | number> = {};
+      names.forEach((n, i) => (labels[n] = guard.labelValue(values[i])));
+      const child = durationSummary.labels(guard.admit(durationSummary, names, labels));
+      durationSeries = { observe: v => child.observe(v), observeWithExemplar: v => child.observe(v) };
+    }
+    return { requests: requests?.child(values) ?? OFF_COUNTER, duration: durationSeries };
   }
 }

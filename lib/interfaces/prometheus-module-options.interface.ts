@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DefaultMetricsCollectorConfiguration, Registry, RegistryContentType } from 'prom-client';
 
 export interface DefaultMetricsOptions {
@@ -6,6 +6,52 @@ export interface DefaultMetricsOptions {
   enabled?: boolean;
   /** Passed to prom-client's `collectDefaultMetrics` (the registry is set by the module). */
   config?: Omit<DefaultMetricsCollectorConfiguration<RegistryContentType>, 'register'>;
+}
+
+/** What the module knows of one counted HTTP request, for `http.observe` callbacks. */
+export interface HttpRequestInfo {
+  method: string;
+  /** The route template (`/users/:id`), or `__unmatched__`. */
+  route: string;
+  /** The status sent, or 499 when the client went away first. */
+  statusCode: number;
+  durationSeconds: number;
+  /** Content-Length of the request body (0 when absent). */
+  requestSize: number;
+  /** Content-Length of the response (0 when absent or chunked). */
+  responseSize: number;
+  /** Class name of the error that ended the request, for 5xx responses. */
+  exception?: string;
+  /** The raw request (Fastify's `request.raw`; Express's `req`). */
+  request: IncomingMessage;
+  response: ServerResponse;
+}
+
+/** A default HTTP metric: `false` leaves it out, `{ name }` renames it (the whole name: no prefix added). */
+export type HttpMetricSwitch = boolean | { name: string };
+
+export interface HttpMetricSwitches {
+  /** `http_requests_total` */
+  requests?: HttpMetricSwitch;
+  /** `http_request_duration_seconds` */
+  duration?: HttpMetricSwitch;
+  /** `http_requests_in_progress` */
+  inProgress?: HttpMetricSwitch;
+  /** `http_exceptions_total` */
+  exceptions?: HttpMetricSwitch;
+  /** `http_request_size_bytes` */
+  requestSize?: HttpMetricSwitch;
+  /** `http_response_size_bytes` */
+  responseSize?: HttpMetricSwitch;
+}
+
+export interface HttpLatencySummaryOptions {
+  /** Default `[0.5, 0.9, 0.99]`. */
+  percentiles?: number[];
+  /** Window the quantiles cover, in seconds. Default 600. */
+  maxAgeSeconds?: number;
+  /** Buckets the window slides by. Default 5. */
+  ageBuckets?: number;
 }
 
 export interface HttpMetricsOptions {
@@ -37,6 +83,36 @@ export interface HttpMetricsOptions {
    * a function returns the exemplar's labels for a request, or `undefined` for none. Default `false`.
    */
   exemplars?: boolean | ((request: IncomingMessage) => Record<string, string> | undefined);
+  /**
+   * Called once per counted request, after the default metrics, with what the module measured:
+   * to record metrics of your own. A callback that throws is reported once and never breaks the request.
+   */
+  observe?: Array<(info: HttpRequestInfo) => void>;
+  /**
+   * Extra labels, each from a function of the request (e.g. a tenant header), on every default HTTP
+   * metric but `http_requests_in_progress`. Bounded by `maxSeriesPerMetric` like every label.
+   */
+  labels?: Record<string, (request: IncomingMessage) => string | number>;
+  /** Turn default HTTP metrics off one by one, or rename them. */
+  metrics?: HttpMetricSwitches;
+  /** Record the request duration as a histogram (default) or as a summary (quantiles per process). */
+  latency?: 'histogram' | 'summary';
+  /** The summary of `latency: 'summary'`. */
+  summary?: HttpLatencySummaryOptions;
+}
+
+export interface HttpClientMetricsOptions {
+  /** Record outgoing HTTP requests (fetch/undici, node:http and node:https). Default `false`. */
+  enabled?: boolean;
+  /**
+   * Hosts (`host` or `host:port`, or a RegExp tested against it) to label by name; others are
+   * labelled `other`. Default: every host by name (bounded by `maxSeriesPerMetric`).
+   */
+  hosts?: (string | RegExp)[];
+  /** Buckets of `http_client_request_duration_seconds`, in seconds. */
+  buckets?: number[];
+  /** Prepended to the outbound metric names. */
+  prefix?: string;
 }
 
 export interface PushgatewayOptions {
@@ -95,4 +171,11 @@ export interface PrometheusModuleOptions {
    * aggregated by the primary (which calls `PrometheusCluster.setupPrimary()`).
    */
   cluster?: boolean | ClusterWorkerOptions;
+  /** Outbound HTTP request metrics. */
+  httpClient?: HttpClientMetricsOptions;
+  /**
+   * `false`: the module instruments nothing, collects nothing and serves nothing (metrics injected
+   * with `@InjectMetric` still exist, so the app runs unchanged). Default `true`.
+   */
+  enabled?: boolean;
 }

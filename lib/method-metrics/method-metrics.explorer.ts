@@ -1,5 +1,5 @@
 import { INTERCEPTORS_METADATA, METHOD_METADATA } from '@nestjs/common/constants.js';
-import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import type { Counter, Gauge, Histogram } from 'prom-client';
@@ -8,6 +8,8 @@ import type { CounterDecoratorOptions, LabelValue } from '../interfaces/index.js
 import { ensurePromMetric, type PromMetric } from '../metrics/prom-metrics.js';
 import { CardinalityGuard } from '../cardinality/cardinality-guard.js';
 import { PrometheusService } from '../prometheus.service.js';
+import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
+import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
 import { instrumentMethod, metricsRefOf } from './instrument-method.js';
 import { MethodMetric } from './method-metric.js';
 import { requestContextInterceptor } from './request-context.interceptor.js';
@@ -36,6 +38,7 @@ export class MethodMetricsExplorer implements OnModuleInit {
     private readonly scanner: MetadataScanner,
     private readonly prometheus: PrometheusService,
     private readonly cardinality: CardinalityGuard,
+    @Inject(PROMETHEUS_OPTIONS) private readonly options: ResolvedPrometheusOptions,
   ) {}
 
   onModuleInit(): void {
@@ -43,6 +46,8 @@ export class MethodMetricsExplorer implements OnModuleInit {
   }
 
   explore(): void {
+    // `enabled: false`: decorated methods stay as they are.
+    if (!this.options.enabled) return;
     for (const wrapper of this.discovery.getControllers()) this.instrumentWrapper(wrapper, true);
     for (const wrapper of this.discovery.getProviders()) this.instrumentWrapper(wrapper, false);
   }

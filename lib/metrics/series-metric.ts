@@ -57,14 +57,14 @@ export abstract class SeriesMetric<S extends { readonly labels: Labels }> {
    * the series they get, so this runs once per route or label set, not per sample.
    */
   child(values: readonly (string | number)[]): S {
-    let key = values.join('\u0000');
+    let key = seriesKey(values);
     let s = this.series.get(key);
     if (s) return s;
     const guard = this.guard;
     if (guard) {
       if (values.some(v => guard.tooLong(v))) {
         values = values.map(v => guard.labelValue(v));
-        key = values.join('\u0000');
+        key = seriesKey(values);
         s = this.series.get(key);
         if (s) return s;
       }
@@ -98,4 +98,9 @@ export abstract class SeriesMetric<S extends { readonly labels: Labels }> {
   protected abstract createOverflowSeries(labels: Labels, diverted: CounterSeries): S;
   protected abstract resetSeries(series: S): void;
   protected abstract collect(series: S, out: Sample[]): void;
+}
+
+/** A map key of label values: JSON, so that no value can make two label sets one key. */
+function seriesKey(values: readonly (string | number)[]): string {
+  return values.length === 1 ? String(values[0]) : JSON.stringify(values);
 }
