@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import type { RenderedMetrics } from '../endpoint/render-metrics.js';
+import { type RenderedMetrics, renderRegistry } from '../endpoint/render-metrics.js';
 import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
 import { PrometheusService } from '../prometheus.service.js';
@@ -66,8 +66,8 @@ export class ClusterWorker implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** The metrics of every worker, aggregated by the primary; this process's alone outside a cluster. */
-  render(accept: string | undefined): Promise<RenderedMetrics> {
-    if (!this.active || !this.options.cluster) return this.prometheus.render(accept);
+  render(accept: string | undefined, names?: string[]): Promise<RenderedMetrics> {
+    if (!this.active || !this.options.cluster) return renderRegistry(this.prometheus.registry, accept, names);
     const id = ++this.nextId;
     // The primary waits up to timeoutMs for the workers; give it that and a margin.
     const wait = this.options.cluster.timeoutMs + 1000;
@@ -77,7 +77,7 @@ export class ClusterWorker implements OnModuleInit, OnApplicationShutdown {
         reject(new Error(`the cluster primary did not answer within ${wait} ms (did it call PrometheusCluster.setupPrimary()?)`));
       }, wait);
       this.pending.set(id, { resolve, reject, timer });
-      process.send?.({ type: CLUSTER_SCRAPE_REQUEST, id, accept }, undefined, undefined, error => {
+      process.send?.({ type: CLUSTER_SCRAPE_REQUEST, id, accept, names }, undefined, undefined, error => {
         if (!error) return;
         clearTimeout(timer);
         this.pending.delete(id);

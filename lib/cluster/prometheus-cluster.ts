@@ -31,6 +31,7 @@ interface WorkerMessage {
   type?: unknown;
   id?: number;
   accept?: string;
+  names?: string[];
   metrics?: MetricsJson;
 }
 
@@ -67,7 +68,7 @@ export class PrometheusCluster {
       const path = options.path ?? DEFAULT_METRICS_PATH;
       primary.server = createMetricsHttpServer(
         path,
-        async (accept, encoding) => scrapeResponse(await primary.metrics(accept), encoding),
+        async (accept, encoding, names) => scrapeResponse(await primary.metrics(accept, names), encoding),
         error => primary.logger.error(`scrape failed: ${String(error)}`),
       );
       await listen(primary.server, options.port, options.host, 'PrometheusCluster metrics server');
@@ -82,9 +83,9 @@ export class PrometheusCluster {
   }
 
   /** The workers' metrics, aggregated, in the format `accept` asks for. */
-  async metrics(accept?: string): Promise<RenderedMetrics> {
+  async metrics(accept?: string, names?: string[]): Promise<RenderedMetrics> {
     const collected = await this.collect();
-    return renderRegistry(AggregatorRegistry.aggregate(collected), accept);
+    return renderRegistry(AggregatorRegistry.aggregate(collected), accept, names);
   }
 
   async close(): Promise<void> {
@@ -148,7 +149,7 @@ export class PrometheusCluster {
     const reply = (answer: object) => {
       if (worker.isConnected()) worker.send({ type: CLUSTER_SCRAPE_RESPONSE, id: message.id, ...answer }, undefined, () => undefined);
     };
-    this.metrics(message.accept).then(
+    this.metrics(message.accept, Array.isArray(message.names) ? message.names : undefined).then(
       rendered => reply(rendered),
       (error: unknown) => reply({ error: `the cluster primary could not aggregate the metrics: ${String(error)}` }),
     );

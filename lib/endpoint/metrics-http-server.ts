@@ -1,7 +1,12 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { requestedNames } from './render-metrics.js';
 import type { ScrapeResponse } from './scrape-response.js';
 
-export type ScrapeHandlerFn = (accept: string | undefined, acceptEncoding: string | undefined) => Promise<ScrapeResponse>;
+export type ScrapeHandlerFn = (
+  accept: string | undefined,
+  acceptEncoding: string | undefined,
+  names: string[] | undefined,
+) => Promise<ScrapeResponse>;
 
 function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
@@ -25,7 +30,7 @@ export function createMetricsHttpServer(path: string, scrape: ScrapeHandlerFn, o
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('Method Not Allowed\n');
       return;
     }
-    scrape(header(req, 'accept'), header(req, 'accept-encoding')).then(
+    scrape(header(req, 'accept'), header(req, 'accept-encoding'), requestedNames(url)).then(
       ({ status, headers, body }) => {
         res.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(body) });
         res.end(req.method === 'HEAD' ? undefined : body);

@@ -37,7 +37,7 @@ export class PrometheusMetricsServer implements OnApplicationBootstrap, OnApplic
     if (!server || this.server) return;
     this.server = createMetricsHttpServer(
       server.path,
-      (accept, encoding) => this.handler.scrape(accept, encoding),
+      (accept, encoding, names) => this.handler.scrape(accept, encoding, names),
       error => this.logger.error(`scrape failed: ${String(error)}`),
     );
     await listen(this.server, server.port, server.host, 'PrometheusModule metrics server');

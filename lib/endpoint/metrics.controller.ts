@@ -12,10 +12,14 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { DoNotTrack } from '../decorators/do-not-track.decorator.js';
 import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
+import { requestedNames } from './render-metrics.js';
 import { ScrapeHandler } from './scrape-handler.js';
 
 interface ScrapeRequest {
   headers: Record<string, string | string[] | undefined>;
+  url?: string;
+  /** Express: `url` loses a mount path. */
+  originalUrl?: string;
 }
 interface ScrapeReply {
   send(body: string | Buffer): unknown;
@@ -38,7 +42,11 @@ export class MetricsController {
     // forRootAsync with `path: false` (or a port of its own): the route exists (controllers are
     // static) but serves nothing.
     if (this.options.path === false) throw new NotFoundException();
-    const { status, headers, body } = await this.handler.scrape(header(req, 'accept'), header(req, 'accept-encoding'));
+    const { status, headers, body } = await this.handler.scrape(
+      header(req, 'accept'),
+      header(req, 'accept-encoding'),
+      requestedNames(req.originalUrl ?? req.url),
+    );
     const adapter = this.adapterHost.httpAdapter;
     adapter.status(res, status);
     for (const [name, value] of Object.entries(headers)) adapter.setHeader(res, name, value);

@@ -21,19 +21,39 @@ export function negotiate(accept: string | undefined): RegistryContentType {
  * construction: OpenMetrics, and any format the registry was not made for, are rendered from a
  * snapshot in a registry of that format.
  */
-export async function renderRegistry(registry: Registry, accept: string | undefined): Promise<RenderedMetrics> {
+export async function renderRegistry(
+  registry: Registry,
+  accept: string | undefined,
+  names?: readonly string[],
+): Promise<RenderedMetrics> {
   const wanted = negotiate(accept);
-  if (wanted === Registry.PROMETHEUS_CONTENT_TYPE && registry.contentType === wanted) {
+  if (names === undefined && wanted === Registry.PROMETHEUS_CONTENT_TYPE && registry.contentType === wanted) {
     return { contentType: wanted, body: await registry.metrics() };
   }
-  return renderJson(await registry.getMetricsAsJSON(), accept);
+  return renderJson(await registry.getMetricsAsJSON(), accept, names);
+}
+
+/** The metric names a scrape asks for (`?name[]=a&name[]=b`, as client_golang takes them), if any. */
+export function requestedNames(url: string | undefined): string[] | undefined {
+  const q = url?.indexOf('?') ?? -1;
+  if (url === undefined || q === -1) return undefined;
+  const params = new URLSearchParams(url.slice(q + 1));
+  const names = [...params.getAll('name[]'), ...params.getAll('name')];
+  return names.length > 0 ? names : undefined;
 }
 
 /** Renders metrics already collected (a snapshot, or the aggregate of cluster workers). */
-export async function renderJson(metrics: MetricsJson, accept: string | undefined): Promise<RenderedMetrics> {
+export async function renderJson(
+  metrics: MetricsJson,
+  accept: string | undefined,
+  names?: readonly string[],
+): Promise<RenderedMetrics> {
   const wanted = negotiate(accept);
   const view = new (Registry as new (type: RegistryContentType) => Registry<RegistryContentType>)(wanted);
-  for (const metric of metrics) view.registerMetric(snapshot(metric) as never);
+  const only = names === undefined ? undefined : new Set(names);
+  for (const metric of metrics) {
+    if (only === undefined || only.has(metric.name)) view.registerMetric(snapshot(metric) as never);
+  }
   return { contentType: wanted, body: await view.metrics() };
 }
 

@@ -9,10 +9,11 @@ export class ScrapeHandler {
 
   constructor(private readonly source: ClusterWorker) {}
 
-  async scrape(accept: string | undefined, acceptEncoding: string | undefined): Promise<ScrapeResponse> {
+  /** `names`: only these metric families (`?name[]=`). */
+  async scrape(accept: string | undefined, acceptEncoding: string | undefined, names?: string[]): Promise<ScrapeResponse> {
     let rendered;
     try {
-      rendered = await this.source.render(accept);
+      rendered = await this.source.render(accept, names);
     } catch (error) {
       this.logger.error(`scrape failed: ${(error as Error)?.message ?? String(error)}`);
       return scrapeFailure(503, 'metrics unavailable');

@@ -150,9 +150,18 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
       const route = layer.route;
       if (route === undefined) continue;
       const handles = route._handlesMethod ?? route._handles_method;
-      if (handles?.call(route, method) && this.controllerRoutes.has(route) && layer.match(path)) return route;
+      if (handles?.call(route, method) && this.controllerRoutes.has(route) && matches(layer, path)) return route;
     }
     return undefined;
+  }
+}
+
+/** Whether the layer matches; a path Express cannot decode (`%E0%A4%A`) matches none. */
+function matches(layer: ExpressLayer, path: string): boolean {
+  try {
+    return Boolean(layer.match(path));
+  } catch {
+    return false;
   }
 }
 

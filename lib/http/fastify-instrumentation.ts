@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { CONTROLLER_ROUTE_CONFIG, UNTRACKED_ROUTE_CONFIG } from '../prometheus.constants.js';
 import type { HttpMetricsRecorder, RouteInspector } from './http-metrics.recorder.js';
 import { type RequestHookHost, startInRequestHook } from './request-hook.js';
@@ -32,6 +32,7 @@ type NotFoundHandler = (request: FastifyRequestLike, reply: FastifyReplyLike) =>
 /** What the module uses of Nest's `FastifyAdapter`. */
 export interface FastifyAdapterLike extends RequestHookHost<FastifyRequestLike, FastifyReplyLike> {
   getInstance(): unknown;
+  getHttpServer?(): unknown;
   setNotFoundHandler(handler: NotFoundHandler, ...rest: unknown[]): unknown;
 }
 
@@ -54,12 +55,21 @@ export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
     const recorder = this.recorder;
     const inspector: RouteInspector<never> = this;
     const track = (request: FastifyRequestLike, reply: FastifyReplyLike) => {
-      const record = recorder.begin(reply.raw, inspector);
+      const record = request.raw[FASTIFY_RECORD] ?? recorder.begin(reply.raw, inspector);
       record.reply = reply;
       record.request = request;
       request.raw[FASTIFY_RECORD] = record;
       return record;
     };
+    // The server's request event comes first of all: responses Fastify's router sends itself (a
+    // URL it cannot decode, a parameter too long), before any hook, are counted too.
+    const server = adapter.getHttpServer?.() as Partial<Server> | undefined;
+    if (typeof server?.prependListener === 'function') {
+      server.prependListener('request', (req: RawRequest, res: ServerResponse) => {
+        req[FASTIFY_RECORD] = recorder.begin(res, inspector);
+      });
+    }
+    // Hands Fastify's request and reply to the record (`app.inject()` has no request event: begins there).
     startInRequestHook(adapter, track);
 
     (adapter.getInstance() as FastifyLike).addHook('onRoute', route => {
@@ -69,7 +79,7 @@ export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
         const key = {};
         const template = route.url;
         const hook: Hook = (request, reply, done) => {
-          const record = request.raw[FASTIFY_RECORD] ?? track(request, reply);
+          const record = track(request, reply);
           recorder.enterRoute(record, recorder.routeSeries(key, template, request.raw.method ?? 'GET', undefined));
           done();
         };
@@ -84,7 +94,7 @@ export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
       const recorded: NotFoundHandler = (request, reply) => {
         const raw = request.raw;
         // A route can hand its request over to the not-found handler (an empty path parameter).
-        const record = raw[FASTIFY_RECORD] ?? track(request, reply);
+        const record = track(request, reply);
         recorder.enterRoute(record, null);
         record.series = recorder.unmatchedSeries(raw.method ?? 'GET', raw.url);
         return handler(request, reply);
