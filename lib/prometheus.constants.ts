@@ -38,3 +38,6 @@ export const OVERFLOW_LABEL_VALUE = '__overflow__';
 export const DEFAULT_MAX_SERIES_PER_METRIC = 10_000;
 
 export const DEFAULT_MAX_LABEL_VALUE_LENGTH = 128;
+
+/** `@nestjs/swagger`'s metadata of `@ApiExcludeController()`: set without importing the package. */
+export const SWAGGER_EXCLUDE_CONTROLLER_METADATA = 'swagger/apiExcludeController';

@@ -4,6 +4,7 @@ import { CardinalityGuard } from './cardinality/cardinality-guard.js';
 import { ClusterWorker } from './cluster/cluster-worker.js';
 import { PrometheusMetricsServer } from './endpoint/metrics-server.js';
 import { ScrapeHandler } from './endpoint/scrape-handler.js';
+import { HttpClientMetricsService } from './http-client/http-client-metrics.service.js';
 import { PushgatewayService } from './pushgateway/pushgateway.service.js';
 import { createMetricsController, routeMetricsController } from './endpoint/metrics.controller.js';
 import { exceptionObserver } from './http/exception-spy.js';
@@ -51,6 +52,7 @@ const METRICS_ROUTE = Symbol('METRICS_ROUTE');
     ScrapeHandler,
     PrometheusMetricsServer,
     PushgatewayService,
+    HttpClientMetricsService,
     // Sees exceptions of middleware and of the not-found handler (never catches: see exception-spy).
     { provide: APP_FILTER, useValue: exceptionObserver },
   ],

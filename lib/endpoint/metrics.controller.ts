@@ -10,7 +10,7 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { DoNotTrack } from '../decorators/do-not-track.decorator.js';
-import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
+import { PROMETHEUS_OPTIONS, SWAGGER_EXCLUDE_CONTROLLER_METADATA } from '../prometheus.constants.js';
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
 import { requestedNames } from './render-metrics.js';
 import { ScrapeHandler } from './scrape-handler.js';
@@ -62,6 +62,8 @@ function header(req: ScrapeRequest, name: string): string | undefined {
 /** A controller class of its own per module, so its path can come from (async) options. */
 export function createMetricsController(): Type<MetricsController> {
   class PrometheusMetricsController extends MetricsController {}
+  // Scrapes are for Prometheus, not for an API's readers: out of any Swagger document.
+  Reflect.defineMetadata(SWAGGER_EXCLUDE_CONTROLLER_METADATA, [true], PrometheusMetricsController);
   return PrometheusMetricsController;
 }
 

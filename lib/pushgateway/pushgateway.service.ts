@@ -9,6 +9,7 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { Pushgateway, type RegistryContentType } from 'prom-client';
+import { ownAgents } from '../http-client/own-agents.js';
 import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
 import type { ResolvedPrometheusOptions, ResolvedPushgatewayOptions } from '../prometheus-options.js';
 import { PrometheusService } from '../prometheus.service.js';
@@ -37,13 +38,15 @@ export class PushgatewayService implements OnModuleInit, OnModuleDestroy, OnAppl
     this.config = options.pushgateway;
     if (!this.config) return;
     const https = this.config.url.startsWith('https:');
+    const agent = https ? new HttpsAgent({ keepAlive: false }) : new HttpAgent({ keepAlive: false });
+    ownAgents.add(agent);
     this.gateway = new Pushgateway(
       this.config.url,
       {
         timeout: this.config.timeoutMs,
         headers: this.config.headers,
         // An agent of its own marks the module's own requests (left out of outbound HTTP metrics).
-        agent: https ? new HttpsAgent({ keepAlive: false }) : new HttpAgent({ keepAlive: false }),
+        agent,
       },
       prometheus.registry,
     );

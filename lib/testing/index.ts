@@ -1,0 +1,1 @@
+export { getHistogram, getMetricValue, type HistogramValue, type MetricsSource, resetMetrics } from './metric-values.js';
