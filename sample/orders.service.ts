@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Counter as PromCounter } from 'prom-client';
 import { Counter, Gauge, Histogram, InjectMetric, Summary } from '../lib/index.js';
+import { PaymentProvider } from './payment-provider.js';
 
 export class PaymentDeclinedError extends Error {}
 
@@ -23,6 +24,7 @@ export class OrdersService {
   constructor(
     // Declared with makeCounterProvider() in AppModule.
     @InjectMetric('orders_refunds_total') private readonly refunds: PromCounter<'reason'>,
+    private readonly payments: PaymentProvider,
   ) {}
 
   @countOrderCalls
@@ -34,8 +36,7 @@ export class OrdersService {
   })
   @Gauge({ name: 'orders_payments_in_progress', help: 'Payments being processed now' })
   async place(amount: number): Promise<Order> {
-    await new Promise(resolve => setTimeout(resolve, 5 + Math.random() * 20));
-    if (amount > 1000) throw new PaymentDeclinedError(`payment of ${amount} declined`);
+    if (!(await this.payments.charge(amount))) throw new PaymentDeclinedError(`payment of ${amount} declined`);
     return { id: this.nextId++, amount };
   }
 

@@ -4,14 +4,15 @@ import { register } from 'prom-client';
 import request from 'supertest';
 import { createSampleApp } from '../sample/create-sample-app.js';
 import { ADAPTERS } from './utils/app.js';
-import { parseExposition, sampleValue, sumOf } from './utils/exposition.js';
+import { findSamples, parseExposition, sampleValue, sumOf } from './utils/exposition.js';
 
 // The sample app serves prom-client's global registry, as a newcomer's app would.
 describe.each(ADAPTERS)('sample app on %s', adapter => {
   let app: INestApplication;
 
   beforeAll(async () => {
-    register.clear();
+    // Zeroed, not cleared: the sample registers a metric of its own when its module loads.
+    register.resetMetrics();
     app = await createSampleApp(adapter);
     app.useLogger(false);
     await app.init();
@@ -19,7 +20,6 @@ describe.each(ADAPTERS)('sample app on %s', adapter => {
   });
   afterAll(async () => {
     await app.close();
-    register.clear();
   });
 
   it('shows default HTTP metrics, decorator metrics, injected metrics and app_info on /metrics', async () => {
@@ -51,5 +51,15 @@ describe.each(ADAPTERS)('sample app on %s', adapter => {
     expect(sampleValue(exp, 'orders_refunds_total', { reason: 'late' })).toBe(1);
     expect(sampleValue(exp, 'app_info', { version: '0.1.0' })).toBe(1);
     expect(exp.families.get('process_cpu_user_seconds_total')?.type).toBe('counter');
+
+    // The payment provider stub, called with fetch: 200 for the order, 402 for the declined one.
+    const client = (status: string) => sumOf(exp, 'http_client_requests_total', { method: 'POST', status_code: status });
+    expect(client('200')).toBe(1);
+    expect(client('402')).toBe(1);
+    expect(findSamples(exp, 'http_client_requests_total').every(s => /^127\.0\.0\.1:\d+$/.test(s.labels.host))).toBe(true);
+    // The http.observe callback: response bytes per route, from the module's measurements.
+    expect(sampleValue(exp, 'http_response_bytes_total', { route: '/api/v1/orders/:id/refund' })).toBe(
+      Buffer.byteLength(JSON.stringify({ refunded: true })),
+    );
   });
 });
