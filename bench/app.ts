@@ -76,8 +76,8 @@ async function appModule(instrumented: boolean): Promise<Type<unknown>> {
     const { PrometheusModule } = await import('../lib/index.js');
     imports.push(PrometheusModule.forRoot());
   }
+  @Module({ imports, controllers: [UsersController, HealthController] })
   class AppModule {}
-  Module({ imports, controllers: [UsersController, HealthController] })(AppModule);
   return AppModule;
 }
 

@@ -10,12 +10,11 @@ const lock = JSON.parse(readFileSync(file, 'utf8'));
 const installed = Object.keys(lock.packages);
 let pruned = 0;
 for (const entry of Object.values(lock.packages)) {
-  for (const name of Object.keys(entry.optionalDependencies ?? {})) {
-    if (!installed.some(path => path.endsWith(`node_modules/${name}`))) {
-      delete entry.optionalDependencies[name];
-      pruned++;
-    }
-  }
+  const optional = entry.optionalDependencies;
+  if (!optional) continue;
+  const kept = Object.entries(optional).filter(([name]) => installed.some(path => path.endsWith(`node_modules/${name}`)));
+  pruned += Object.keys(optional).length - kept.length;
+  entry.optionalDependencies = Object.fromEntries(kept);
 }
 writeFileSync(file, JSON.stringify(lock, null, 2) + '\n');
 console.log(`prune-lock-optionals: removed ${pruned} dangling optional dependencies`);

@@ -7,6 +7,7 @@ import { Catch, type ExceptionFilter } from '@nestjs/common';
  * `isHeadersSent(response)` or `reply(response, ...)` (called right after, synchronously, by Nest's
  * exception layer or a filter) ties to that response. No cost at all on requests that succeed.
  */
+// eslint-disable-next-line @typescript-eslint/no-extraneous-class -- only its `instanceof` behaviour is used
 class ObservedException {
   static [Symbol.hasInstance](exception: unknown): boolean {
     pending = exception;

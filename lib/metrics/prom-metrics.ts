@@ -48,7 +48,7 @@ export function ensurePromMetric(
       try {
         return new kind({ ...config, labelNames, registers: [] });
       } catch (error) {
-        throw new Error(`${declaredBy}: metric "${config.name}": ${(error as Error).message}`);
+        throw new Error(`${declaredBy}: metric "${config.name}": ${(error as Error).message}`, { cause: error });
       }
     },
   );
