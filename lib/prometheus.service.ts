@@ -25,7 +25,13 @@ export class PrometheusService {
       const info = ensurePromMetric(
         this.registry,
         'gauge',
-        { name: 'app_info', help: 'Information about the application, as labels', labelNames: Object.keys(options.info) },
+        {
+          name: 'app_info',
+          help: 'Information about the application, as labels',
+          labelNames: Object.keys(options.info),
+          // Every cluster worker says 1: the aggregate must too.
+          aggregator: 'first',
+        },
         'PrometheusModule options.info',
       ) as Gauge<string>;
       info.set(options.info, 1);

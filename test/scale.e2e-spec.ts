@@ -252,7 +252,8 @@ describe('PushgatewayService', () => {
       expect(gateway.received).toHaveLength(1);
       const [push] = gateway.received;
       expect(push.method).toBe('PUT');
-      expect(push.url).toBe('/metrics/job/nightly%20import/shard/a%2F1');
+      // A value with a slash goes base64url-encoded (the Pushgateway's `name@base64` form).
+      expect(push.url).toBe(`/metrics/job/nightly%20import/shard@base64/${Buffer.from('a/1').toString('base64url')}`);
       expect(sampleValue(parseExposition(push.body), 'batch_items_total')).toBe(7);
     } finally {
       await gateway.close();

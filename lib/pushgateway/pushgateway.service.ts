@@ -8,11 +8,12 @@ import {
   type OnModuleDestroy,
   type OnModuleInit,
 } from '@nestjs/common';
-import { Pushgateway, type RegistryContentType } from 'prom-client';
+import { renderRegistry } from '../endpoint/render-metrics.js';
 import { ownAgents } from '../http-client/own-agents.js';
 import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
 import type { ResolvedPrometheusOptions, ResolvedPushgatewayOptions } from '../prometheus-options.js';
 import { PrometheusService } from '../prometheus.service.js';
+import { gatewayRequest } from './gateway-request.js';
 
 export interface PushOptions {
   /** Default: the module's `pushgateway.jobName`. */
@@ -30,26 +31,19 @@ export interface PushOptions {
 export class PushgatewayService implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
   private readonly logger = new Logger('PrometheusModule');
   private readonly config?: ResolvedPushgatewayOptions;
-  private readonly gateway?: Pushgateway<RegistryContentType>;
+  private readonly agent?: HttpAgent;
   private timer?: NodeJS.Timeout;
   private inFlight?: Promise<void>;
 
-  constructor(@Inject(PROMETHEUS_OPTIONS) options: ResolvedPrometheusOptions, prometheus: PrometheusService) {
+  constructor(
+    @Inject(PROMETHEUS_OPTIONS) options: ResolvedPrometheusOptions,
+    private readonly prometheus: PrometheusService,
+  ) {
     this.config = options.pushgateway;
     if (!this.config) return;
-    const https = this.config.url.startsWith('https:');
-    const agent = https ? new HttpsAgent({ keepAlive: false }) : new HttpAgent({ keepAlive: false });
-    ownAgents.add(agent);
-    this.gateway = new Pushgateway(
-      this.config.url,
-      {
-        timeout: this.config.timeoutMs,
-        headers: this.config.headers,
-        // An agent of its own marks the module's own requests (left out of outbound HTTP metrics).
-        agent,
-      },
-      prometheus.registry,
-    );
+    // An agent of its own marks the module's own requests (left out of the outbound HTTP metrics).
+    this.agent = this.config.url.startsWith('https:') ? new HttpsAgent() : new HttpAgent();
+    ownAgents.add(this.agent);
   }
 
   /** Replaces the metrics of the group (HTTP PUT). */
@@ -95,13 +89,21 @@ export class PushgatewayService implements OnModuleInit, OnModuleDestroy, OnAppl
   }
 
   private async send(method: 'push' | 'pushAdd' | 'delete', options: PushOptions = {}): Promise<void> {
-    if (!this.gateway || !this.config) {
+    const config = this.config;
+    if (!config || !this.agent) {
       throw new Error('PushgatewayService: no Pushgateway configured (PrometheusModule.forRoot({ pushgateway: { url, jobName } }))');
     }
-    const groupings = { ...this.config.groupings, ...(options.groupings ?? {}) };
-    await this.gateway[method]({
-      jobName: options.jobName ?? this.config.jobName,
-      groupings: Object.keys(groupings).length > 0 ? groupings : undefined,
+    const groupings = { ...config.groupings, ...(options.groupings ?? {}) };
+    await gatewayRequest({
+      method: method === 'push' ? 'PUT' : method === 'pushAdd' ? 'POST' : 'DELETE',
+      url: config.url,
+      jobName: options.jobName ?? config.jobName,
+      groupings,
+      // The Pushgateway reads the text format.
+      body: method === 'delete' ? undefined : (await renderRegistry(this.prometheus.registry, undefined)).body,
+      headers: config.headers,
+      timeoutMs: config.timeoutMs,
+      agent: this.agent,
     });
   }
 }
