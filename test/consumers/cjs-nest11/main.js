@@ -6,6 +6,7 @@ require('reflect-metadata');
 const { Controller, Get, Module } = require('@nestjs/common');
 const { NestFactory } = require('@nestjs/core');
 const { PrometheusModule } = require('nestjs-prom-metrics');
+const { getMetricValue } = require('nestjs-prom-metrics/testing');
 
 const NAME = 'cjs-nest11';
 const EXPECTED = 'http_requests_total{method="GET",route="/hello",status_code="200"} 2';
@@ -65,6 +66,9 @@ async function main() {
     const found = body.split('\n').filter((line) => line.startsWith('http_requests_total'));
     fail(`/metrics lacks the line\n  ${EXPECTED}\nhttp_requests_total lines:\n  ${found.join('\n  ') || '(none)'}`);
   }
+  // The testing entry point resolves under this module system too.
+  const counted = await getMetricValue(app, 'http_requests_total', { route: '/hello' });
+  if (counted !== 2) fail(`getMetricValue from nestjs-prom-metrics/testing gave ${counted}, expected 2`);
   await app.close();
   console.log(`OK ${NAME}: @nestjs/core ${nestVersion}, ${entry.slice(entry.indexOf('/node_modules/') + 1)}`);
 }

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { Controller, Get, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { PrometheusModule } from 'nestjs-prom-metrics';
+import { getMetricValue } from 'nestjs-prom-metrics/testing';
 
 const NAME = 'esm-nest12';
 const EXPECTED = 'http_requests_total{method="GET",route="/hello",status_code="200"} 2';
@@ -66,6 +67,9 @@ async function main() {
     const found = body.split('\n').filter((line) => line.startsWith('http_requests_total'));
     fail(`/metrics lacks the line\n  ${EXPECTED}\nhttp_requests_total lines:\n  ${found.join('\n  ') || '(none)'}`);
   }
+  // The testing entry point resolves under this module system too.
+  const counted = await getMetricValue(app, 'http_requests_total', { route: '/hello' });
+  if (counted !== 2) fail(`getMetricValue from nestjs-prom-metrics/testing gave ${counted}, expected 2`);
   await app.close();
   console.log(`OK ${NAME}: @nestjs/core ${nestVersion}, ${entry.slice(entry.indexOf('/node_modules/') + 1)}`);
 }
