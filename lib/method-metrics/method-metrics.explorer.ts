@@ -5,6 +5,7 @@ import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js'
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { declarationsNamed, declarationsOf, type MetricDeclaration } from '../decorators/metric-declarations.js';
 import type { CounterDecoratorOptions, LabelValue } from '../interfaces/index.js';
+import { inProgressGauges } from '../metrics/in-progress-gauges.js';
 import { ensurePromMetric, type PromMetric } from '../metrics/prom-metrics.js';
 import { CardinalityGuard } from '../cardinality/cardinality-guard.js';
 import { PrometheusService } from '../prometheus.service.js';
@@ -169,6 +170,7 @@ export class MethodMetricsExplorer implements OnModuleInit {
       this.logger,
       this.cardinality,
     );
+    if (kind === 'gauge') inProgressGauges.add(metric);
     const fixed = methodMetric.fixedLabels;
     if (fixed && kind !== 'summary') startAtZero(methodMetric, fixed);
     return methodMetric;

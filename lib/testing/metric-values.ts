@@ -1,5 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import type { Registry } from 'prom-client';
+import { inProgressGauges } from '../metrics/in-progress-gauges.js';
 import { PrometheusService } from '../prometheus.service.js';
 
 type Labels = Record<string, string | number>;
@@ -78,7 +79,12 @@ export async function getHistogram(source: MetricsSource, name: string, labels: 
   return result;
 }
 
-/** Zeroes every metric of the registry (in-progress gauges keep counting the work in flight). */
+/**
+ * Zeroes every metric of the registry, but gauges of work in flight (`http_requests_in_progress`,
+ * `@Gauge`): they keep counting the calls still running.
+ */
 export async function resetMetrics(source: MetricsSource): Promise<void> {
-  registryOf(source).resetMetrics();
+  for (const metric of registryOf(source).getMetricsAsArray()) {
+    if (!inProgressGauges.has(metric)) (metric as unknown as { reset(): void }).reset();
+  }
 }
