@@ -222,7 +222,10 @@ function main(): void {
       return { c, x, y, d: y - x };
     });
     for (const r of rows.sort((p, q) => Math.abs(q.d) - Math.abs(p.d)).slice(0, 16)) {
-      out.push(`    ${(r.d >= 0 ? '+' : '') + f2(r.d)}`.padEnd(12) + `  ${f2(r.x).padStart(6)} -> ${f2(r.y).padStart(6)}  ${r.c}`);
+      out.push(
+        `    ${(r.d >= 0 ? '+' : '') + f2(r.d)}`.padEnd(12) +
+          `  ${f2(r.x).padStart(6)} -> ${f2(r.y).padStart(6)}  ${r.c}`,
+      );
     }
     out.push(`  functions whose self time grew most (us per request, ${b.input.label} -> ${i.input.label}):`);
     const bf = new Map(b.functions.map(s => [s.key, s]));

@@ -221,7 +221,11 @@ function main(): void {
     rounds: Number(env('BENCH_ROUNDS')),
     duration_s: Number(env('BENCH_DURATION')),
     warmup_s: Number(env('BENCH_WARMUP')),
-    wrk: { threads: Number(env('BENCH_THREADS')), connections: Number(env('BENCH_CONNECTIONS')), url: env('BENCH_URL') },
+    wrk: {
+      threads: Number(env('BENCH_THREADS')),
+      connections: Number(env('BENCH_CONNECTIONS')),
+      url: env('BENCH_URL'),
+    },
     wrk_version: env('BENCH_WRK_VERSION'),
     pinning: env('BENCH_PINNING'),
     node: process.version,
@@ -294,7 +298,9 @@ function main(): void {
       );
       for (const l of c.lines) out.push(`  ${l}`);
     }
-    out.push(`${s.adapter}: ${s.pass ? 'PASS' : 'FAIL'} (median ratio ${pct(s.median_ratio)} vs target >= ${pct(s.target, 0)})`);
+    out.push(
+      `${s.adapter}: ${s.pass ? 'PASS' : 'FAIL'} (median ratio ${pct(s.median_ratio)} vs target >= ${pct(s.target, 0)})`,
+    );
   }
   out.push('');
   out.push(`Overall: ${pass ? 'PASS' : 'FAIL'} (target: instrumented keeps >= ${pct(target, 0)} of bare throughput)`);

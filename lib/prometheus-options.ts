@@ -65,7 +65,8 @@ export interface ResolvedServerOptions {
   path: string;
 }
 
-export type ResolvedPushgatewayOptions = Required<Omit<PushgatewayOptions, 'headers'>> & Pick<PushgatewayOptions, 'headers'>;
+export type ResolvedPushgatewayOptions = Required<Omit<PushgatewayOptions, 'headers'>> &
+  Pick<PushgatewayOptions, 'headers'>;
 
 export interface ResolvedPrometheusOptions {
   path: string | false;
@@ -189,7 +190,8 @@ function resolveExtraLabels(labels: HttpMetricsOptions['labels']): ResolvedHttpO
     if (RESERVED_HTTP_LABELS.includes(name)) {
       throw new Error(`${WHERE}.http.labels: "${name}" is a label of the default HTTP metrics already`);
     }
-    if (typeof labels[name] !== 'function') throw new Error(`${WHERE}.http.labels.${name} must be a function of the request`);
+    if (typeof labels[name] !== 'function')
+      throw new Error(`${WHERE}.http.labels.${name} must be a function of the request`);
   }
   return { names, values: names.map(n => labels[n]) };
 }
@@ -229,7 +231,8 @@ function resolveSummary(summary: HttpMetricsOptions['summary']): ResolvedHttpOpt
   const maxAgeSeconds = summary?.maxAgeSeconds ?? 600;
   const ageBuckets = summary?.ageBuckets ?? 5;
   if (!(maxAgeSeconds > 0)) throw new Error(`${WHERE}.http.summary.maxAgeSeconds must be a number > 0`);
-  if (!Number.isInteger(ageBuckets) || ageBuckets < 1) throw new Error(`${WHERE}.http.summary.ageBuckets must be a whole number >= 1`);
+  if (!Number.isInteger(ageBuckets) || ageBuckets < 1)
+    throw new Error(`${WHERE}.http.summary.ageBuckets must be a whole number >= 1`);
   return { percentiles: [...percentiles], maxAgeSeconds, ageBuckets };
 }
 
@@ -258,7 +261,8 @@ function resolveServer(options: PrometheusModuleOptions): ResolvedServerOptions 
   if (options.host !== undefined && (typeof options.host !== 'string' || options.host === '')) {
     throw new Error(`${WHERE}.host must be a non-empty string`);
   }
-  const path = options.path === undefined || options.path === false ? DEFAULT_METRICS_PATH : normalizePath(options.path);
+  const path =
+    options.path === undefined || options.path === false ? DEFAULT_METRICS_PATH : normalizePath(options.path);
   return { port: options.port, host: options.host, path };
 }
 
@@ -308,7 +312,9 @@ export function traceparentExemplar(request: IncomingMessage): Record<string, st
   return { trace_id: match[1] };
 }
 
-function resolveExemplars(exemplars: boolean | ResolvedHttpOptions['exemplars'] | undefined): ResolvedHttpOptions['exemplars'] {
+function resolveExemplars(
+  exemplars: boolean | ResolvedHttpOptions['exemplars'] | undefined,
+): ResolvedHttpOptions['exemplars'] {
   if (exemplars === undefined || exemplars === false) return false;
   if (exemplars === true) return traceparentExemplar;
   if (typeof exemplars !== 'function') throw new Error(`${WHERE}.http.exemplars must be a boolean or a function`);
@@ -318,8 +324,15 @@ function resolveExemplars(exemplars: boolean | ResolvedHttpOptions['exemplars'] 
 /** A positive whole number, or `0`/`Infinity` for no limit. */
 function limit(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0 || (Number.isFinite(value) && !Number.isInteger(value))) {
-    throw new Error(`${WHERE}.${name} must be a whole number >= 0 (0 or Infinity: no limit), not ${JSON.stringify(value)}`);
+  if (
+    typeof value !== 'number' ||
+    Number.isNaN(value) ||
+    value < 0 ||
+    (Number.isFinite(value) && !Number.isInteger(value))
+  ) {
+    throw new Error(
+      `${WHERE}.${name} must be a whole number >= 0 (0 or Infinity: no limit), not ${JSON.stringify(value)}`,
+    );
   }
   return value === 0 ? Infinity : value;
 }

@@ -5,7 +5,6 @@ import { ensurePromMetric } from './metrics/prom-metrics.js';
 import { PROMETHEUS_OPTIONS } from './prometheus.constants.js';
 import type { ResolvedPrometheusOptions } from './prometheus-options.js';
 
-
 /** The registry the module fills and serves; inject it to read or extend the metrics. */
 @Injectable()
 export class PrometheusService {

@@ -18,7 +18,9 @@ export class OrdersController {
   @Counter({
     name: 'orders_created_by_client_total',
     help: 'Order requests, by client (a header read by a label function)',
-    labels: { client: ctx => String((ctx.request as { headers: Record<string, unknown> }).headers['x-client'] ?? 'unknown') },
+    labels: {
+      client: ctx => String((ctx.request as { headers: Record<string, unknown> }).headers['x-client'] ?? 'unknown'),
+    },
   })
   create(@Body() body: { amount?: number }): Promise<Order> {
     return this.orders.place(Number(body.amount ?? 0));

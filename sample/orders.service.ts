@@ -41,7 +41,12 @@ export class OrdersService {
   }
 
   @countOrderCalls
-  @Counter({ name: 'orders_failed_total', help: 'Orders that failed, by error', on: 'error', labels: { error: ctx => (ctx.error as Error).constructor.name } })
+  @Counter({
+    name: 'orders_failed_total',
+    help: 'Orders that failed, by error',
+    on: 'error',
+    labels: { error: ctx => (ctx.error as Error).constructor.name },
+  })
   @Summary({ name: 'orders_lookup_seconds', help: 'Order lookups', percentiles: [0.5, 0.9, 0.99] })
   async find(id: number): Promise<Order> {
     await new Promise(resolve => setTimeout(resolve, 1 + Math.random() * 10));

@@ -17,7 +17,9 @@ export class PaymentProvider implements OnModuleInit, OnApplicationShutdown {
       const amount = Number(new URL(req.url ?? '/', 'http://stub').searchParams.get('amount'));
       setTimeout(() => res.writeHead(amount > 1000 ? 402 : 200).end(), 5 + Math.random() * 20);
     });
-    await new Promise<void>(resolve => this.server?.listen(Number(process.env.PAYMENTS_PORT ?? 0), '127.0.0.1', resolve));
+    await new Promise<void>(resolve =>
+      this.server?.listen(Number(process.env.PAYMENTS_PORT ?? 0), '127.0.0.1', resolve),
+    );
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 

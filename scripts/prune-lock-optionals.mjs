@@ -12,7 +12,9 @@ let pruned = 0;
 for (const entry of Object.values(lock.packages)) {
   const optional = entry.optionalDependencies;
   if (!optional) continue;
-  const kept = Object.entries(optional).filter(([name]) => installed.some(path => path.endsWith(`node_modules/${name}`)));
+  const kept = Object.entries(optional).filter(([name]) =>
+    installed.some(path => path.endsWith(`node_modules/${name}`)),
+  );
   pruned += Object.keys(optional).length - kept.length;
   entry.optionalDependencies = Object.fromEntries(kept);
 }

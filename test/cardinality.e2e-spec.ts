@@ -21,9 +21,24 @@ import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { Registry } from 'prom-client';
-import { Counter, Gauge, Histogram, PrometheusModule, Summary, type PrometheusModuleOptions, UNMATCHED_ROUTE } from '../lib/index.js';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  PrometheusModule,
+  Summary,
+  type PrometheusModuleOptions,
+  UNMATCHED_ROUTE,
+} from '../lib/index.js';
 import { ADAPTERS, type AdapterName, readRegistry } from './utils/app.js';
-import { type Exposition, findSamples, parseExposition, type ParsedSample, sampleValue, sumOf } from './utils/exposition.js';
+import {
+  type Exposition,
+  findSamples,
+  parseExposition,
+  type ParsedSample,
+  sampleValue,
+  sumOf,
+} from './utils/exposition.js';
 
 /*
  * The cardinality guard (maxSeriesPerMetric) and label value truncation (maxLabelValueLength),
@@ -64,7 +79,9 @@ class CapturingLogger implements LoggerService {
   }
   /** Warnings of the module that mention `text`. */
   warningsAbout(text: string): string[] {
-    return this.entries.filter(e => e.level === 'warn' && e.context === CONTEXT && e.message.includes(text)).map(e => e.message);
+    return this.entries
+      .filter(e => e.level === 'warn' && e.context === CONTEXT && e.message.includes(text))
+      .map(e => e.message);
   }
 }
 
@@ -82,7 +99,11 @@ async function createLoggedContext(metadata: ModuleMetadata, logger: LoggerServi
 }
 
 /** An HTTP app on `adapter`, logging into `logger`, listening on 127.0.0.1. */
-async function createLoggedApp(adapter: AdapterName, metadata: ModuleMetadata, logger: LoggerService): Promise<INestApplication> {
+async function createLoggedApp(
+  adapter: AdapterName,
+  metadata: ModuleMetadata,
+  logger: LoggerService,
+): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule(metadata).compile();
   const app =
     adapter === 'express'
@@ -102,7 +123,13 @@ interface Reply {
   bytes: Buffer;
 }
 
-function send(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Reply> {
+function send(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent: false }, res => {
       const chunks: Buffer[] = [];
@@ -167,17 +194,31 @@ class AccountsService {
     return `touched ${user}`;
   }
 
-  @Histogram({ name: 'card_account_seconds', help: HELP, buckets: [0.001, 0.1, 10], labels: { user: ctx => String(ctx.args[0]) } })
+  @Histogram({
+    name: 'card_account_seconds',
+    help: HELP,
+    buckets: [0.001, 0.1, 10],
+    labels: { user: ctx => String(ctx.args[0]) },
+  })
   timed(user: string): number {
     return user.length;
   }
 
-  @Counter({ name: 'card_account_tagged_total', help: HELP, labels: { tag: ctx => String(ctx.args[0]), kind: 'fixed' } })
+  @Counter({
+    name: 'card_account_tagged_total',
+    help: HELP,
+    labels: { tag: ctx => String(ctx.args[0]), kind: 'fixed' },
+  })
   tagged(tag: string): string {
     return tag;
   }
 
-  @Summary({ name: 'card_account_summary_seconds', help: HELP, percentiles: [0.5, 0.9], labels: { user: ctx => String(ctx.args[0]) } })
+  @Summary({
+    name: 'card_account_summary_seconds',
+    help: HELP,
+    percentiles: [0.5, 0.9],
+    labels: { user: ctx => String(ctx.args[0]) },
+  })
   summarized(user: string): string {
     return user;
   }
@@ -188,7 +229,11 @@ class AccountsService {
     return user;
   }
 
-  @Counter({ name: 'card_account_pairs_total', help: HELP, labels: { a: ctx => String(ctx.args[0]), b: ctx => String(ctx.args[1]) } })
+  @Counter({
+    name: 'card_account_pairs_total',
+    help: HELP,
+    labels: { a: ctx => String(ctx.args[0]), b: ctx => String(ctx.args[1]) },
+  })
   pair(a: string, b: string): string {
     return a + b;
   }
@@ -215,7 +260,10 @@ describe('maxSeriesPerMetric on decorator metrics', () => {
   it(`@Counter with a label per user: ${CAP} series keep counting exactly, the rest goes to one __overflow__ series`, async () => {
     const registry = new Registry();
     const logger = new CapturingLogger();
-    ctx = await createLoggedContext({ imports: [prometheus(registry, { maxSeriesPerMetric: CAP })], providers: [AccountsService] }, logger);
+    ctx = await createLoggedContext(
+      { imports: [prometheus(registry, { maxSeriesPerMetric: CAP })], providers: [AccountsService] },
+      logger,
+    );
     const accounts = ctx.get(AccountsService);
     const calls = userCalls();
     // The methods' results are untouched, in or past the cap.
@@ -239,13 +287,18 @@ describe('maxSeriesPerMetric on decorator metrics', () => {
     expect(logger.warningsAbout('card_account_calls_total')).toHaveLength(1);
     accounts.touch('u9999');
     expect(logger.warningsAbout('card_account_calls_total')).toHaveLength(1);
-    expect(sampleValue(await readRegistry(registry), OVERFLOW_TOTAL, { metric: 'card_account_calls_total' })).toBe(model.overflow + 1);
+    expect(sampleValue(await readRegistry(registry), OVERFLOW_TOTAL, { metric: 'card_account_calls_total' })).toBe(
+      model.overflow + 1,
+    );
   });
 
   it('@Histogram with a label per user: the overflow series has its le buckets and counts the diverted calls', async () => {
     const registry = new Registry();
     const logger = new CapturingLogger();
-    ctx = await createLoggedContext({ imports: [prometheus(registry, { maxSeriesPerMetric: CAP })], providers: [AccountsService] }, logger);
+    ctx = await createLoggedContext(
+      { imports: [prometheus(registry, { maxSeriesPerMetric: CAP })], providers: [AccountsService] },
+      logger,
+    );
     const accounts = ctx.get(AccountsService);
     const calls = userCalls();
     for (const u of calls) accounts.timed(u);
@@ -272,7 +325,10 @@ describe('maxSeriesPerMetric on decorator metrics', () => {
   it('a metric with a fixed label and a label per caller: the overflow series has every label __overflow__', async () => {
     const registry = new Registry();
     const logger = new CapturingLogger();
-    ctx = await createLoggedContext({ imports: [prometheus(registry, { maxSeriesPerMetric: 3 })], providers: [AccountsService] }, logger);
+    ctx = await createLoggedContext(
+      { imports: [prometheus(registry, { maxSeriesPerMetric: 3 })], providers: [AccountsService] },
+      logger,
+    );
     const accounts = ctx.get(AccountsService);
     for (const tag of ['a', 'b', 'c', 'd', 'e', 'a', 'e']) accounts.tagged(tag);
 
@@ -293,7 +349,10 @@ describe('maxSeriesPerMetric on decorator metrics', () => {
   it('@Summary with a label per user: cap + 1 label sets, the overflow one counts the diverted calls', async () => {
     const registry = new Registry();
     const logger = new CapturingLogger();
-    ctx = await createLoggedContext({ imports: [prometheus(registry, { maxSeriesPerMetric: CAP })], providers: [AccountsService] }, logger);
+    ctx = await createLoggedContext(
+      { imports: [prometheus(registry, { maxSeriesPerMetric: CAP })], providers: [AccountsService] },
+      logger,
+    );
     const accounts = ctx.get(AccountsService);
     const calls = userCalls();
     for (const u of calls) accounts.summarized(u);
@@ -303,7 +362,10 @@ describe('maxSeriesPerMetric on decorator metrics', () => {
     expect(labelSets(exp, 'card_account_summary_seconds')).toHaveLength(CAP + 1);
     expect(sumOf(exp, 'card_account_summary_seconds_count')).toBe(calls.length);
     expect(sampleValue(exp, 'card_account_summary_seconds_count', { user: OVERFLOW })).toBe(model.overflow);
-    expect(findSamples(exp, 'card_account_summary_seconds', { user: OVERFLOW }).map(s => s.labels.quantile)).toEqual(['0.5', '0.9']);
+    expect(findSamples(exp, 'card_account_summary_seconds', { user: OVERFLOW }).map(s => s.labels.quantile)).toEqual([
+      '0.5',
+      '0.9',
+    ]);
     expect(sampleValue(exp, OVERFLOW_TOTAL, { metric: 'card_account_summary_seconds' })).toBe(model.overflow);
     expect(logger.warningsAbout('card_account_summary_seconds')).toHaveLength(1);
   });
@@ -311,7 +373,10 @@ describe('maxSeriesPerMetric on decorator metrics', () => {
   it('@Gauge with a label per user: calls in flight past the cap share the overflow series, which returns to 0', async () => {
     const registry = new Registry();
     const logger = new CapturingLogger();
-    ctx = await createLoggedContext({ imports: [prometheus(registry, { maxSeriesPerMetric: 5 })], providers: [AccountsService] }, logger);
+    ctx = await createLoggedContext(
+      { imports: [prometheus(registry, { maxSeriesPerMetric: 5 })], providers: [AccountsService] },
+      logger,
+    );
     const accounts = ctx.get(AccountsService);
     let release!: () => void;
     const gate = new Promise<void>(resolve => (release = resolve));
@@ -336,7 +401,10 @@ describe('maxSeriesPerMetric on decorator metrics', () => {
 
   it('label values that contain the key separator (NUL) or commas cannot open more series than the cap', async () => {
     const registry = new Registry();
-    ctx = await createLoggedContext({ imports: [prometheus(registry, { maxSeriesPerMetric: 2 })], providers: [AccountsService] }, new CapturingLogger());
+    ctx = await createLoggedContext(
+      { imports: [prometheus(registry, { maxSeriesPerMetric: 2 })], providers: [AccountsService] },
+      new CapturingLogger(),
+    );
     const accounts = ctx.get(AccountsService);
     const pairs: [string, string][] = [];
     // Pairs whose values, joined by NUL (or by ",b:"), read alike: distinct label sets all the same.
@@ -353,7 +421,10 @@ describe('maxSeriesPerMetric on decorator metrics', () => {
   it('metrics are capped separately; one that stays under the cap gets no overflow series and no warning', async () => {
     const registry = new Registry();
     const logger = new CapturingLogger();
-    ctx = await createLoggedContext({ imports: [prometheus(registry, { maxSeriesPerMetric: CAP })], providers: [AccountsService] }, logger);
+    ctx = await createLoggedContext(
+      { imports: [prometheus(registry, { maxSeriesPerMetric: CAP })], providers: [AccountsService] },
+      logger,
+    );
     const accounts = ctx.get(AccountsService);
     for (let i = 0; i < CAP; i++) accounts.timed(`u${i}`);
     for (let i = 0; i < CAP + 5; i++) accounts.touch(`u${i}`);
@@ -362,7 +433,9 @@ describe('maxSeriesPerMetric on decorator metrics', () => {
     expect(labelSets(exp, 'card_account_seconds')).toHaveLength(CAP);
     expect(findSamples(exp, 'card_account_seconds_count', { user: OVERFLOW })).toEqual([]);
     expect(findSamples(exp, 'card_account_calls_total')).toHaveLength(CAP + 1);
-    expect(findSamples(exp, OVERFLOW_TOTAL).map(s => [s.labels.metric, s.value])).toEqual([['card_account_calls_total', 5]]);
+    expect(findSamples(exp, OVERFLOW_TOTAL).map(s => [s.labels.metric, s.value])).toEqual([
+      ['card_account_calls_total', 5],
+    ]);
     expect(logger.warningsAbout('card_account_seconds')).toEqual([]);
     expect(logger.warningsAbout('card_account_calls_total')).toHaveLength(1);
   });
@@ -391,7 +464,10 @@ describe('maxSeriesPerMetric on decorator metrics', () => {
   ])('maxSeriesPerMetric: %s turns the guard off: one series per user, no overflow', async (_name, off) => {
     const registry = new Registry();
     const logger = new CapturingLogger();
-    ctx = await createLoggedContext({ imports: [prometheus(registry, { maxSeriesPerMetric: off })], providers: [AccountsService] }, logger);
+    ctx = await createLoggedContext(
+      { imports: [prometheus(registry, { maxSeriesPerMetric: off })], providers: [AccountsService] },
+      logger,
+    );
     const accounts = ctx.get(AccountsService);
     const N = 10_050;
     for (let i = 0; i < N; i++) accounts.touch(`user-${i}`);
@@ -451,7 +527,9 @@ class CardController {
   @Counter({
     name: 'card_client_requests_total',
     help: HELP,
-    labels: { client: ctx => String((ctx.request as { headers: Record<string, string> }).headers['x-client'] ?? 'none') },
+    labels: {
+      client: ctx => String((ctx.request as { headers: Record<string, string> }).headers['x-client'] ?? 'none'),
+    },
   })
   client(@Headers('x-client') client: string | undefined): { client: string | null } {
     return { client: client ?? null };
@@ -488,9 +566,29 @@ describe.each(ADAPTERS)('maxSeriesPerMetric on the default HTTP metrics (%s)', a
     const CAP = 3;
     const registry = new Registry();
     const logger = new CapturingLogger();
-    app = await createLoggedApp(adapter, { imports: [prometheus(registry, { maxSeriesPerMetric: CAP })], controllers: [CardController] }, logger);
+    app = await createLoggedApp(
+      adapter,
+      { imports: [prometheus(registry, { maxSeriesPerMetric: CAP })], controllers: [CardController] },
+      logger,
+    );
     const port = portOf(app);
-    const order = ['a', 'b', 'a', 'missing', 'echo', 'badJson', 'boom', 'a', 'nowhere', 'b', 'echo', 'missing', 'boom', 'nowhere', 'a'];
+    const order = [
+      'a',
+      'b',
+      'a',
+      'missing',
+      'echo',
+      'badJson',
+      'boom',
+      'a',
+      'nowhere',
+      'b',
+      'echo',
+      'missing',
+      'boom',
+      'nowhere',
+      'a',
+    ];
 
     // Sequential, so that the order in which label sets appear is known.
     const statuses: string[] = [];
@@ -509,15 +607,27 @@ describe.each(ADAPTERS)('maxSeriesPerMetric on the default HTTP metrics (%s)', a
     expect(counted).toHaveLength(CAP + 1);
     expect(sumOf(exp, 'http_requests_total')).toBe(order.length);
     const exact = Object.fromEntries(
-      counted.filter(s => !isOverflow(s.labels)).map(s => [`${s.labels.method} ${s.labels.route} ${s.labels.status_code}`, s.value]),
+      counted
+        .filter(s => !isOverflow(s.labels))
+        .map(s => [`${s.labels.method} ${s.labels.route} ${s.labels.status_code}`, s.value]),
     );
     expect(exact).toEqual(Object.fromEntries(model.admitted));
-    expect(sampleValue(exp, 'http_requests_total', { method: OVERFLOW, route: OVERFLOW, status_code: OVERFLOW })).toBe(model.overflow);
+    expect(sampleValue(exp, 'http_requests_total', { method: OVERFLOW, route: OVERFLOW, status_code: OVERFLOW })).toBe(
+      model.overflow,
+    );
     expect(sampleValue(exp, OVERFLOW_TOTAL, { metric: 'http_requests_total' })).toBe(model.overflow);
 
     // The duration histogram admits the same label sets: its counts match, its overflow keeps its buckets.
-    for (const s of counted) expect({ labels: s.labels, count: sampleValue(exp, 'http_request_duration_seconds_count', s.labels) }).toEqual({ labels: s.labels, count: s.value });
-    const overflowBuckets = findSamples(exp, 'http_request_duration_seconds_bucket', { method: OVERFLOW, route: OVERFLOW, status_code: OVERFLOW });
+    for (const s of counted)
+      expect({ labels: s.labels, count: sampleValue(exp, 'http_request_duration_seconds_count', s.labels) }).toEqual({
+        labels: s.labels,
+        count: s.value,
+      });
+    const overflowBuckets = findSamples(exp, 'http_request_duration_seconds_bucket', {
+      method: OVERFLOW,
+      route: OVERFLOW,
+      status_code: OVERFLOW,
+    });
     expect(overflowBuckets.length).toBeGreaterThan(1);
     expect(overflowBuckets.find(b => b.labels.le === '+Inf')?.value).toBe(model.overflow);
     expect(sampleValue(exp, OVERFLOW_TOTAL, { metric: 'http_request_duration_seconds' })).toBe(model.overflow);
@@ -533,7 +643,10 @@ describe.each(ADAPTERS)('maxSeriesPerMetric on the default HTTP metrics (%s)', a
     ]) {
       const sets = labelSets(exp, family).map(s => Object.fromEntries(JSON.parse(s) as [string, string][]));
       expect({ family, over: sets.length > CAP + 1 }).toEqual({ family, over: false });
-      expect({ family, partial: sets.filter(l => Object.values(l).includes(OVERFLOW) && !isOverflow(l)) }).toEqual({ family, partial: [] });
+      expect({ family, partial: sets.filter(l => Object.values(l).includes(OVERFLOW) && !isOverflow(l)) }).toEqual({
+        family,
+        partial: [],
+      });
     }
     expect(findSamples(exp, 'http_requests_in_progress').filter(s => s.value !== 0)).toEqual([]);
     // Histograms' overflow series count exactly what was diverted into them.
@@ -547,7 +660,9 @@ describe.each(ADAPTERS)('maxSeriesPerMetric on the default HTTP metrics (%s)', a
     // The server keeps answering, and series admitted before keep counting exactly.
     expect((await send(port, 'GET', '/card/a')).status).toBe(200);
     const after = await scrapeOver(port);
-    expect(sampleValue(after, 'http_requests_total', { method: 'GET', route: '/card/a', status_code: '200' })).toBe(model.admitted.get('GET /card/a 200')! + 1);
+    expect(sampleValue(after, 'http_requests_total', { method: 'GET', route: '/card/a', status_code: '200' })).toBe(
+      model.admitted.get('GET /card/a 200')! + 1,
+    );
     expect(logger.warningsAbout('http_requests_total')).toHaveLength(1);
   });
 
@@ -555,7 +670,11 @@ describe.each(ADAPTERS)('maxSeriesPerMetric on the default HTTP metrics (%s)', a
     const CAP = 20;
     const registry = new Registry();
     const logger = new CapturingLogger();
-    app = await createLoggedApp(adapter, { imports: [prometheus(registry, { maxSeriesPerMetric: CAP })], controllers: [CardController] }, logger);
+    app = await createLoggedApp(
+      adapter,
+      { imports: [prometheus(registry, { maxSeriesPerMetric: CAP })], controllers: [CardController] },
+      logger,
+    );
     const port = portOf(app);
     const ids = Array.from({ length: 60 }, (_, i) => `id${i}`).concat(['id0', 'id1', 'id59']);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
@@ -564,10 +683,12 @@ describe.each(ADAPTERS)('maxSeriesPerMetric on the default HTTP metrics (%s)', a
         ids.map(
           id =>
             new Promise<number>((resolve, reject) =>
-              http.get({ host: '127.0.0.1', port, path: `/card/users/${id}`, agent }, res => {
-                res.resume();
-                res.on('end', () => resolve(res.statusCode ?? 0));
-              }).on('error', reject),
+              http
+                .get({ host: '127.0.0.1', port, path: `/card/users/${id}`, agent }, res => {
+                  res.resume();
+                  res.on('end', () => resolve(res.statusCode ?? 0));
+                })
+                .on('error', reject),
             ),
         ),
       );
@@ -583,7 +704,10 @@ describe.each(ADAPTERS)('maxSeriesPerMetric on the default HTTP metrics (%s)', a
     expect(sampleValue(exp, OVERFLOW_TOTAL, { metric: 'card_user_requests_total' })).toBe(overflow);
     // Concurrent requests: which ids got in is not fixed, but each admitted id counts all its requests.
     for (const s of samples.filter(x => !isOverflow(x.labels))) {
-      expect({ user: s.labels.user, value: s.value }).toEqual({ user: s.labels.user, value: ids.filter(id => id === s.labels.user).length });
+      expect({ user: s.labels.user, value: s.value }).toEqual({
+        user: s.labels.user,
+        value: ids.filter(id => id === s.labels.user).length,
+      });
     }
     expect(overflow).toBe(ids.length - samples.filter(x => !isOverflow(x.labels)).reduce((a, s) => a + s.value, 0));
     // HTTP metrics: one route, never the raw path.
@@ -593,15 +717,29 @@ describe.each(ADAPTERS)('maxSeriesPerMetric on the default HTTP metrics (%s)', a
 
   it('hostile header values as label values: truncated to 128, escaped, and the scrape parses', async () => {
     const registry = new Registry();
-    app = await createLoggedApp(adapter, { imports: [prometheus(registry)], controllers: [CardController] }, new CapturingLogger());
+    app = await createLoggedApp(
+      adapter,
+      { imports: [prometheus(registry)], controllers: [CardController] },
+      new CapturingLogger(),
+    );
     const port = portOf(app);
-    const values = ['quote " and \\ backslash', '\\', 'trailing\\', '"', 'x'.repeat(1000), `caf\u00e9 ${'y'.repeat(200)}`, '{}=,'];
+    const values = [
+      'quote " and \\ backslash',
+      '\\',
+      'trailing\\',
+      '"',
+      'x'.repeat(1000),
+      `caf\u00e9 ${'y'.repeat(200)}`,
+      '{}=,',
+    ];
     for (const v of values) {
       const reply = await send(port, 'GET', '/card/client', { 'x-client': v });
       expect(reply.status).toBe(200);
     }
     const exp = await scrapeOver(port);
-    const got = findSamples(exp, 'card_client_requests_total').map(s => s.labels.client).sort();
+    const got = findSamples(exp, 'card_client_requests_total')
+      .map(s => s.labels.client)
+      .sort();
     // Headers reach the app as latin1: "é" arrives as the one char \u00e9.
     expect(got).toEqual(values.map(v => v.slice(0, 128)).sort());
   });
@@ -629,7 +767,10 @@ describe('maxLabelValueLength', () => {
 
   async function recorded(options: PrometheusModuleOptions, values: string[]): Promise<ParsedSample[]> {
     const registry = new Registry();
-    ctx = await createLoggedContext({ imports: [prometheus(registry, options)], providers: [LabelsService] }, new CapturingLogger());
+    ctx = await createLoggedContext(
+      { imports: [prometheus(registry, options)], providers: [LabelsService] },
+      new CapturingLogger(),
+    );
     const service = ctx.get(LabelsService);
     for (const v of values) expect(service.record(v)).toBe(v); // the method sees the full value
     return findSamples(await readRegistry(registry), 'card_label_values_total');
@@ -652,7 +793,12 @@ describe('maxLabelValueLength', () => {
 
   it('a custom maxLabelValueLength: 10', async () => {
     const samples = await recorded({ maxLabelValueLength: 10 }, ['0123456789abcdef', 'short', '0123456789']);
-    expect(samples.map(s => [s.labels.value, s.value]).sort()).toEqual([['0123456789', 2], ['short', 1]].sort());
+    expect(samples.map(s => [s.labels.value, s.value]).sort()).toEqual(
+      [
+        ['0123456789', 2],
+        ['short', 1],
+      ].sort(),
+    );
   });
 
   it('never splits a surrogate pair at the cut', async () => {
@@ -684,7 +830,11 @@ describe.each(ADAPTERS)('hostile label values in the scrape (%s)', adapter => {
 
   it('quotes, backslashes, newlines, lone surrogates and control characters: valid UTF-8, strict parse, values round-trip', async () => {
     const registry = new Registry();
-    app = await createLoggedApp(adapter, { imports: [prometheus(registry)], providers: [LabelsService], controllers: [] }, new CapturingLogger());
+    app = await createLoggedApp(
+      adapter,
+      { imports: [prometheus(registry)], providers: [LabelsService], controllers: [] },
+      new CapturingLogger(),
+    );
     const service = app.get(LabelsService);
     const hostile = [
       'say "hi"',
@@ -707,22 +857,32 @@ describe.each(ADAPTERS)('hostile label values in the scrape (%s)', adapter => {
     for (const v of hostile) service.record(v);
 
     const exp = await scrapeOver(portOf(app));
-    const got = findSamples(exp, 'card_label_values_total').map(s => s.labels.value).sort();
+    const got = findSamples(exp, 'card_label_values_total')
+      .map(s => s.labels.value)
+      .sort();
     expect(got).toEqual(hostile.map(v => wellFormed(v.slice(0, 128))).sort());
     expect(sumOf(exp, 'card_label_values_total')).toBe(hostile.length);
     // The same from the registry directly (before any UTF-8 encoding): parses strictly too.
-    const direct = findSamples(await readRegistry(registry), 'card_label_values_total').map(s => s.labels.value).sort();
+    const direct = findSamples(await readRegistry(registry), 'card_label_values_total')
+      .map(s => s.labels.value)
+      .sort();
     expect(direct).toEqual(hostile.map(v => v.slice(0, 128)).sort());
   });
 
   it('a label value from a percent-encoded path with a newline and quotes: escaped in the scrape', async () => {
     const registry = new Registry();
-    app = await createLoggedApp(adapter, { imports: [prometheus(registry)], controllers: [CardController] }, new CapturingLogger());
+    app = await createLoggedApp(
+      adapter,
+      { imports: [prometheus(registry)], controllers: [CardController] },
+      new CapturingLogger(),
+    );
     const port = portOf(app);
     const reply = await send(port, 'GET', `/card/users/${encodeURIComponent('a"b\\c\nd\u0001e')}`);
     expect(reply.status).toBe(200);
     const exp = await scrapeOver(port);
-    expect(findSamples(exp, 'card_user_requests_total').map(s => [s.labels.user, s.value])).toEqual([['a"b\\c\nd\u0001e', 1]]);
+    expect(findSamples(exp, 'card_user_requests_total').map(s => [s.labels.user, s.value])).toEqual([
+      ['a"b\\c\nd\u0001e', 1],
+    ]);
   });
 });
 
@@ -743,7 +903,11 @@ describe('bad cardinality options fail at bootstrap, naming the option', () => {
     ['maxLabelValueLength', -1],
     ['maxLabelValueLength', 'x'],
   ])('%s: %p (forRoot)', async (option, value) => {
-    const options = { registry: new Registry(), defaultMetrics: { enabled: false }, [option]: value } as PrometheusModuleOptions;
+    const options = {
+      registry: new Registry(),
+      defaultMetrics: { enabled: false },
+      [option]: value,
+    } as PrometheusModuleOptions;
     await expect(boot(PrometheusModule.forRoot(options))).rejects.toThrow(new RegExp(option));
   });
 
@@ -751,7 +915,13 @@ describe('bad cardinality options fail at bootstrap, naming the option', () => {
     ['maxSeriesPerMetric', -1],
     ['maxLabelValueLength', 'x'],
   ])('%s: %p (forRootAsync)', async (option, value) => {
-    const options = { registry: new Registry(), defaultMetrics: { enabled: false }, [option]: value } as PrometheusModuleOptions;
-    await expect(boot(PrometheusModule.forRootAsync({ useFactory: async () => options }))).rejects.toThrow(new RegExp(option));
+    const options = {
+      registry: new Registry(),
+      defaultMetrics: { enabled: false },
+      [option]: value,
+    } as PrometheusModuleOptions;
+    await expect(boot(PrometheusModule.forRootAsync({ useFactory: async () => options }))).rejects.toThrow(
+      new RegExp(option),
+    );
   });
 });

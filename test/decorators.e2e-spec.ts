@@ -40,14 +40,7 @@ import {
   throwError,
 } from 'rxjs';
 import request from 'supertest';
-import {
-  Counter,
-  DoNotTrack,
-  Gauge,
-  Histogram,
-  type MetricCallContext,
-  Summary,
-} from '../lib/index.js';
+import { Counter, DoNotTrack, Gauge, Histogram, type MetricCallContext, Summary } from '../lib/index.js';
 import {
   ADAPTERS,
   type AdapterName,
@@ -64,7 +57,6 @@ import { type Exposition, findSamples, sampleValue, sumOf } from './utils/exposi
 // ---------------------------------------------------------------------------------------------
 
 const HELP = 'test metric';
-
 
 interface Deferred<T> {
   promise: Promise<T>;
@@ -533,7 +525,10 @@ describe('metric decorators on a transient provider', () => {
 
   beforeAll(async () => {
     registry = new Registry();
-    app = await createContext({ imports: [isolatedPrometheus(registry)], providers: [TransientFormatter, InvoiceService] });
+    app = await createContext({
+      imports: [isolatedPrometheus(registry)],
+      providers: [TransientFormatter, InvoiceService],
+    });
     await app.init();
   });
   afterAll(() => app.close());
@@ -611,7 +606,10 @@ describe('a label function that throws', () => {
 
   beforeAll(async () => {
     registry = new Registry();
-    app = await createContext({ imports: [isolatedPrometheus(registry)], providers: [RiskyService, SharedRiskyService] });
+    app = await createContext({
+      imports: [isolatedPrometheus(registry)],
+      providers: [RiskyService, SharedRiskyService],
+    });
     await app.init();
   });
   afterAll(() => app.close());
@@ -873,14 +871,21 @@ describe.each(ADAPTERS)('metric decorators on controllers (%s)', (adapter: Adapt
     it.each([
       ['above', 'orders_above_total'],
       ['below', 'orders_below_total'],
-    ])('metric decorator %s the Nest decorators: guard, @HttpCode and the interceptor apply, the call is counted', async (place, metric) => {
-      const res = await http().post(`/orders/${place}`).set('x-role', 'admin').send({ item: 'book' }).expect(202);
-      expect(res.body).toEqual({ data: { placed: 'book' } });
-      const exp = await scrape(app);
-      expect(sampleValue(exp, metric, { place })).toBe(1);
-      expect(sampleValue(exp, 'http_requests_total', { method: 'POST', route: `/orders/${place}`, status_code: '202' })).toBe(1);
-      expect(sampleValue(exp, 'http_requests_total', { method: 'POST', route: `/orders/${place}`, status_code: '403' })).toBe(1);
-    });
+    ])(
+      'metric decorator %s the Nest decorators: guard, @HttpCode and the interceptor apply, the call is counted',
+      async (place, metric) => {
+        const res = await http().post(`/orders/${place}`).set('x-role', 'admin').send({ item: 'book' }).expect(202);
+        expect(res.body).toEqual({ data: { placed: 'book' } });
+        const exp = await scrape(app);
+        expect(sampleValue(exp, metric, { place })).toBe(1);
+        expect(
+          sampleValue(exp, 'http_requests_total', { method: 'POST', route: `/orders/${place}`, status_code: '202' }),
+        ).toBe(1);
+        expect(
+          sampleValue(exp, 'http_requests_total', { method: 'POST', route: `/orders/${place}`, status_code: '403' }),
+        ).toBe(1);
+      },
+    );
 
     it('metric decorator between the Nest decorators: same', async () => {
       await http().post('/orders/middle').send({ item: 'pen' }).expect(403);
@@ -918,7 +923,9 @@ describe.each(ADAPTERS)('metric decorators on controllers (%s)', (adapter: Adapt
     expect(res.body).toMatchObject({ statusCode: 404, message: 'order 5 not found' });
     const exp = await scrape(app);
     expect(sampleValue(exp, 'orders_missing_total', { error: 'NotFoundException' })).toBe(1);
-    expect(sampleValue(exp, 'http_requests_total', { method: 'GET', route: '/orders/missing/:id', status_code: '404' })).toBe(1);
+    expect(
+      sampleValue(exp, 'http_requests_total', { method: 'GET', route: '/orders/missing/:id', status_code: '404' }),
+    ).toBe(1);
   });
 
   it('measures Observable handlers until they complete or error', async () => {
@@ -937,7 +944,9 @@ describe.each(ADAPTERS)('metric decorators on controllers (%s)', (adapter: Adapt
     gate.reset();
     expect(sampleValue(await scrape(app), 'orders_slow_in_progress')).toBe(0);
 
-    const pending = http().get('/orders/slow').then(res => res);
+    const pending = http()
+      .get('/orders/slow')
+      .then(res => res);
     try {
       await gate.entered.promise;
       expect(sampleValue(await scrape(app), 'orders_slow_in_progress')).toBe(1);
@@ -1074,7 +1083,10 @@ async function freshWorld() {
   /** Bootstraps an application context (no HTTP) and closes it. */
   const bootContext = async (metadata: ModuleMetadata): Promise<Registry> => {
     const registry = new Registry();
-    @common.Module({ imports: [lib.PrometheusModule.forRoot({ registry, defaultMetrics: { enabled: false } })], ...metadata })
+    @common.Module({
+      imports: [lib.PrometheusModule.forRoot({ registry, defaultMetrics: { enabled: false } })],
+      ...metadata,
+    })
     class FreshModule {}
     const ctx = await core.NestFactory.createApplicationContext(FreshModule, { logger: false, abortOnError: false });
     await ctx.init();

@@ -35,7 +35,8 @@ interface HttpRequestLike {
 class BearerTokenGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const header = context.switchToHttp().getRequest<HttpRequestLike>().headers.authorization;
-    if (typeof header !== 'string' || !header.startsWith('Bearer ')) throw new UnauthorizedException('bearer token required');
+    if (typeof header !== 'string' || !header.startsWith('Bearer '))
+      throw new UnauthorizedException('bearer token required');
     return header.slice('Bearer '.length) === TOKEN;
   }
 }
@@ -78,7 +79,9 @@ class BasicAuthGuard implements CanActivate {
     const given = match ? Buffer.from(match[1], 'base64') : Buffer.alloc(0);
     if (given.length === this.expected.length && timingSafeEqual(given, this.expected)) return true;
     // `header()` exists on Express responses and on Fastify replies.
-    http.getResponse<{ header(name: string, value: string): unknown }>().header('WWW-Authenticate', 'Basic realm="metrics"');
+    http
+      .getResponse<{ header(name: string, value: string): unknown }>()
+      .header('WWW-Authenticate', 'Basic realm="metrics"');
     throw new UnauthorizedException();
   }
 }
@@ -126,7 +129,9 @@ function get(port: number, path: string, headers: Record<string, string> = {}): 
     const req = http.get({ host: '127.0.0.1', port, path, headers, agent: false }, res => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString() }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString() }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -137,7 +142,12 @@ const bearer = { authorization: `Bearer ${TOKEN}` };
 const basic = (credentials: string) => ({ authorization: `Basic ${Buffer.from(credentials).toString('base64')}` });
 
 function requestCounts(exp: Exposition): Record<string, number> {
-  return Object.fromEntries(findSamples(exp, 'http_requests_total').map(s => [`${s.labels.method} ${s.labels.route} ${s.labels.status_code}`, s.value]));
+  return Object.fromEntries(
+    findSamples(exp, 'http_requests_total').map(s => [
+      `${s.labels.method} ${s.labels.route} ${s.labels.status_code}`,
+      s.value,
+    ]),
+  );
 }
 
 describe.each(ADAPTERS)('guards on the metrics endpoint (%s)', (adapter: AdapterName) => {
@@ -167,7 +177,9 @@ describe.each(ADAPTERS)('guards on the metrics endpoint (%s)', (adapter: Adapter
   describe('guards: [Class]', () => {
     beforeEach(async () => {
       registry = new Registry();
-      await boot(PrometheusModule.forRoot({ registry, defaultMetrics: { enabled: false }, guards: [BearerTokenGuard] }));
+      await boot(
+        PrometheusModule.forRoot({ registry, defaultMetrics: { enabled: false }, guards: [BearerTokenGuard] }),
+      );
     });
 
     it('401 without a token (what the guard throws), 403 with a wrong one, 200 with the right one', async () => {
@@ -189,7 +201,8 @@ describe.each(ADAPTERS)('guards on the metrics endpoint (%s)', (adapter: Adapter
 
     it('denied scrapes are not counted (the endpoint is @DoNotTrack), the app’s requests are', async () => {
       for (let i = 0; i < 5; i++) expect((await get(port, '/metrics')).status).toBe(401);
-      for (let i = 0; i < 3; i++) expect((await get(port, '/metrics', { authorization: 'Bearer nope' })).status).toBe(403);
+      for (let i = 0; i < 3; i++)
+        expect((await get(port, '/metrics', { authorization: 'Bearer nope' })).status).toBe(403);
       expect((await get(port, '/app/open')).status).toBe(200);
       const exp = await scrapeWith(bearer);
       expect(requestCounts(exp)).toEqual({ 'GET /app/open 200': 1 });
@@ -206,9 +219,25 @@ describe.each(ADAPTERS)('guards on the metrics endpoint (%s)', (adapter: Adapter
         expect({ path, status: reply.status }).toEqual({ path, status: 404 });
         expect(reply.text).not.toContain('# TYPE');
       }
-      for (const path of ['/metrics/', '/METRICS', '/Metrics', '/metrics?x=1', '/metrics#x', '//metrics', '/%6Detrics', '/metrics%2F', '/metrics;x', '/./metrics', '/x/../metrics']) {
+      for (const path of [
+        '/metrics/',
+        '/METRICS',
+        '/Metrics',
+        '/metrics?x=1',
+        '/metrics#x',
+        '//metrics',
+        '/%6Detrics',
+        '/metrics%2F',
+        '/metrics;x',
+        '/./metrics',
+        '/x/../metrics',
+      ]) {
         const reply = await get(port, path);
-        expect({ path, denied: [401, 403, 404].includes(reply.status), exposition: reply.text.includes('# TYPE') }).toEqual({
+        expect({
+          path,
+          denied: [401, 403, 404].includes(reply.status),
+          exposition: reply.text.includes('# TYPE'),
+        }).toEqual({
           path,
           denied: true,
           exposition: false,
@@ -222,7 +251,13 @@ describe.each(ADAPTERS)('guards on the metrics endpoint (%s)', (adapter: Adapter
 
   it('guards: [instance]: the instance’s own configuration decides', async () => {
     registry = new Registry();
-    await boot(PrometheusModule.forRoot({ registry, defaultMetrics: { enabled: false }, guards: [new SharedSecretGuard('x-scrape-key', 'k-42')] }));
+    await boot(
+      PrometheusModule.forRoot({
+        registry,
+        defaultMetrics: { enabled: false },
+        guards: [new SharedSecretGuard('x-scrape-key', 'k-42')],
+      }),
+    );
     expect((await get(port, '/metrics')).status).toBe(403);
     expect((await get(port, '/metrics', { 'x-scrape-key': 'k-41' })).status).toBe(403);
     await scrapeWith({ 'x-scrape-key': 'k-42' });
@@ -286,7 +321,11 @@ describe.each(ADAPTERS)('guards on the metrics endpoint (%s)', (adapter: Adapter
     it('endpointDecorators: [SetMetadata("isPublic", true)] lets scrapes through; other routes are unchanged', async () => {
       registry = new Registry();
       await boot(
-        PrometheusModule.forRoot({ registry, defaultMetrics: { enabled: false }, endpointDecorators: [SetMetadata(IS_PUBLIC, true)] }),
+        PrometheusModule.forRoot({
+          registry,
+          defaultMetrics: { enabled: false },
+          endpointDecorators: [SetMetadata(IS_PUBLIC, true)],
+        }),
         [GLOBAL_GUARD],
       );
       expect((await get(port, '/app/closed')).status).toBe(403);
@@ -311,7 +350,10 @@ describe.each(ADAPTERS)('guards on the metrics endpoint (%s)', (adapter: Adapter
 
     it('a denied scrape (403 from the global guard) is not counted', async () => {
       registry = new Registry();
-      await boot(PrometheusModule.forRoot({ registry, defaultMetrics: { enabled: false }, guards: [BearerTokenGuard] }), [GLOBAL_GUARD]);
+      await boot(
+        PrometheusModule.forRoot({ registry, defaultMetrics: { enabled: false }, guards: [BearerTokenGuard] }),
+        [GLOBAL_GUARD],
+      );
       for (let i = 0; i < 4; i++) expect((await get(port, '/metrics', bearer)).status).toBe(403);
       expect((await get(port, '/app/open')).status).toBe(200);
       expect(requestCounts(parseExposition(await registry.metrics()))).toEqual({ 'GET /app/open 200': 1 });
@@ -321,7 +363,13 @@ describe.each(ADAPTERS)('guards on the metrics endpoint (%s)', (adapter: Adapter
   describe('basic auth (the README recipe)', () => {
     beforeEach(async () => {
       registry = new Registry();
-      await boot(PrometheusModule.forRoot({ registry, defaultMetrics: { enabled: false }, guards: [new BasicAuthGuard('prometheus', 's3cr:et')] }));
+      await boot(
+        PrometheusModule.forRoot({
+          registry,
+          defaultMetrics: { enabled: false },
+          guards: [new BasicAuthGuard('prometheus', 's3cr:et')],
+        }),
+      );
     });
 
     it('200 with the right user and password (a colon in the password included)', async () => {

@@ -163,7 +163,10 @@ describe.each(ADAPTERS)('http.observe (%s)', adapter => {
     // The duration is the one the default histogram recorded.
     for (const info of infos) {
       expect(info.durationSeconds).toBeGreaterThan(0);
-      expect(sampleValue(exp, 'http_request_duration_seconds_sum', { route: info.route })).toBeCloseTo(info.durationSeconds, 9);
+      expect(sampleValue(exp, 'http_request_duration_seconds_sum', { route: info.route })).toBeCloseTo(
+        info.durationSeconds,
+        9,
+      );
     }
     expect(sampleValue(exp, 'http_request_size_bytes_sum', { route: '/shop/items' })).toBe(created.requestSize);
   });
@@ -177,7 +180,9 @@ describe.each(ADAPTERS)('http.observe (%s)', adapter => {
       registers: [registry],
     });
     app = await shopApp(adapter, registry, {
-      http: { observe: [info => byClass.inc({ route: info.route, status_class: `${Math.floor(info.statusCode / 100)}xx` })] },
+      http: {
+        observe: [info => byClass.inc({ route: info.route, status_class: `${Math.floor(info.statusCode / 100)}xx` })],
+      },
     });
     const server = app.getHttpServer();
     await request(server).get('/shop/items/1').expect(200);
@@ -210,7 +215,11 @@ describe.each(ADAPTERS)('http.observe (%s)', adapter => {
       },
     });
     const server = app.getHttpServer();
-    for (let i = 0; i < 3; i++) await request(server).get(`/shop/items/${i}`).expect(200).expect({ id: String(i) });
+    for (let i = 0; i < 3; i++)
+      await request(server)
+        .get(`/shop/items/${i}`)
+        .expect(200)
+        .expect({ id: String(i) });
     const exp = await scrape(app);
     expect(routes).toEqual(['/shop/items/:id', '/shop/items/:id', '/shop/items/:id']);
     expect(sampleValue(exp, 'http_requests_total', { route: '/shop/items/:id', status_code: '200' })).toBe(3);
@@ -221,9 +230,9 @@ describe.each(ADAPTERS)('http.observe (%s)', adapter => {
   });
 
   it('fails at bootstrap when observe is not a list of functions', async () => {
-    await expect(
-      shopApp(adapter, new Registry(), { http: { observe: ['not a function'] as never } }),
-    ).rejects.toThrow('PrometheusModule options.http.observe must be an array of functions');
+    await expect(shopApp(adapter, new Registry(), { http: { observe: ['not a function'] as never } })).rejects.toThrow(
+      'PrometheusModule options.http.observe must be an array of functions',
+    );
   });
 });
 
@@ -260,12 +269,18 @@ describe.each(ADAPTERS)('http.labels (%s)', adapter => {
     expect(sampleValue(exp, 'http_request_duration_seconds_count', { ...item, tenant: 'acme' })).toBe(2);
     expect(sampleValue(exp, 'http_request_duration_seconds_count', { ...item, tenant: 'none' })).toBe(1);
     expect(
-      sampleValue(exp, 'http_exceptions_total', { route: '/shop/pay', exception: PaymentDeclinedError.name, tenant: 'acme' }),
+      sampleValue(exp, 'http_exceptions_total', {
+        route: '/shop/pay',
+        exception: PaymentDeclinedError.name,
+        tenant: 'acme',
+      }),
     ).toBe(1);
     expect(sampleValue(exp, 'http_request_size_bytes_count', { route: '/shop/items', tenant: 'globex' })).toBe(1);
     expect(sampleValue(exp, 'http_response_size_bytes_count', { route: '/shop/items/:id', tenant: 'acme' })).toBe(2);
 
-    const keys = (name: string) => [...new Set(findSamples(exp, name).map(s => Object.keys(s.labels).sort().join(',')))];
+    const keys = (name: string) => [
+      ...new Set(findSamples(exp, name).map(s => Object.keys(s.labels).sort().join(','))),
+    ];
     expect(keys('http_requests_total')).toEqual(['method,route,status_code,tenant']);
     expect(keys('http_request_duration_seconds_bucket')).toEqual(['le,method,route,status_code,tenant']);
     expect(keys('http_exceptions_total')).toEqual(['exception,method,route,tenant']);
@@ -313,11 +328,12 @@ describe.each(ADAPTERS)('http.labels (%s)', adapter => {
     }
     const exp = await scrape(app);
     const series = findSamples(exp, 'http_requests_total');
-    expect(series.filter(s => s.labels.tenant !== '__overflow__').map(s => `${s.labels.tenant} ${s.value}`).sort()).toEqual([
-      't1 2',
-      't2 1',
-      't3 1',
-    ]);
+    expect(
+      series
+        .filter(s => s.labels.tenant !== '__overflow__')
+        .map(s => `${s.labels.tenant} ${s.value}`)
+        .sort(),
+    ).toEqual(['t1 2', 't2 1', 't3 1']);
     const overflow = series.filter(s => s.labels.tenant === '__overflow__');
     expect(overflow).toHaveLength(1);
     expect(overflow[0].value).toBe(2);
@@ -329,7 +345,10 @@ describe.each(ADAPTERS)('http.labels (%s)', adapter => {
 
   it.each([
     ['route', 'PrometheusModule options.http.labels: "route" is a label of the default HTTP metrics already'],
-    ['status_code', 'PrometheusModule options.http.labels: "status_code" is a label of the default HTTP metrics already'],
+    [
+      'status_code',
+      'PrometheusModule options.http.labels: "status_code" is a label of the default HTTP metrics already',
+    ],
     ['le', 'PrometheusModule options.http.labels: "le" is a label of the default HTTP metrics already'],
     ['bad-name', 'PrometheusModule options.http.labels: invalid label name "bad-name"'],
     ['__internal', 'PrometheusModule options.http.labels: invalid label name "__internal"'],
@@ -381,22 +400,38 @@ describe.each(ADAPTERS)('http.metrics switches and latency (%s)', adapter => {
 
   it('renames a metric to exactly the name given, prefix or not', async () => {
     app = await shopApp(adapter, new Registry(), {
-      http: { prefix: 'myapp_', metrics: { requests: { name: 'api_calls_total' }, responseSize: { name: 'api_response_bytes' } } },
+      http: {
+        prefix: 'myapp_',
+        metrics: { requests: { name: 'api_calls_total' }, responseSize: { name: 'api_response_bytes' } },
+      },
     });
     const exp = await exercise(app);
     expect(httpFamilies(exp)).toEqual(
-      ['myapp_http_request_duration_seconds', 'myapp_http_requests_in_progress', 'myapp_http_exceptions_total', 'myapp_http_request_size_bytes'].sort(),
+      [
+        'myapp_http_request_duration_seconds',
+        'myapp_http_requests_in_progress',
+        'myapp_http_exceptions_total',
+        'myapp_http_request_size_bytes',
+      ].sort(),
     );
     expect(exp.families.get('api_calls_total')?.type).toBe('counter');
     expect(exp.families.get('api_response_bytes')?.type).toBe('histogram');
-    expect(sampleValue(exp, 'api_calls_total', { method: 'GET', route: '/shop/items/:id', status_code: '200' })).toBe(1);
+    expect(sampleValue(exp, 'api_calls_total', { method: 'GET', route: '/shop/items/:id', status_code: '200' })).toBe(
+      1,
+    );
     expect(sampleValue(exp, 'api_calls_total', { route: '/shop/pay', status_code: '500' })).toBe(1);
     expect(sumOf(exp, 'api_response_bytes_count')).toBe(3);
   });
 
   it.each([
-    [{ requests: { name: 'api-calls' } }, 'PrometheusModule options.http.metrics.requests.name: invalid metric name "api-calls"'],
-    [{ duration: { name: '9lives' } }, 'PrometheusModule options.http.metrics.duration.name: invalid metric name "9lives"'],
+    [
+      { requests: { name: 'api-calls' } },
+      'PrometheusModule options.http.metrics.requests.name: invalid metric name "api-calls"',
+    ],
+    [
+      { duration: { name: '9lives' } },
+      'PrometheusModule options.http.metrics.duration.name: invalid metric name "9lives"',
+    ],
     [{ inProgress: 'yes' }, 'PrometheusModule options.http.metrics.inProgress must be true, false or { name }'],
   ])('rejects a bad switch at bootstrap: %j', async (metrics, message) => {
     await expect(shopApp(adapter, new Registry(), { http: { metrics: metrics as never } })).rejects.toThrow(message);
@@ -425,7 +460,11 @@ describe.each(ADAPTERS)('http.metrics switches and latency (%s)', adapter => {
 
   it("latency: 'summary' with extra labels: quantiles per label set", async () => {
     app = await shopApp(adapter, new Registry(), {
-      http: { latency: 'summary', summary: { percentiles: [0.9] }, labels: { tenant: req => String(req.headers['x-tenant'] ?? 'none') } },
+      http: {
+        latency: 'summary',
+        summary: { percentiles: [0.9] },
+        labels: { tenant: req => String(req.headers['x-tenant'] ?? 'none') },
+      },
     });
     const server = app.getHttpServer();
     await request(server).get('/shop/items/1').set('x-tenant', 'acme').expect(200);
@@ -433,7 +472,11 @@ describe.each(ADAPTERS)('http.metrics switches and latency (%s)', adapter => {
     await request(server).get('/shop/items/3').expect(200);
     const exp = await scrape(app);
     const name = FAMILIES.duration;
-    expect(findSamples(exp, name).map(s => `${s.labels.tenant} ${s.labels.quantile}`).sort()).toEqual(['acme 0.9', 'none 0.9']);
+    expect(
+      findSamples(exp, name)
+        .map(s => `${s.labels.tenant} ${s.labels.quantile}`)
+        .sort(),
+    ).toEqual(['acme 0.9', 'none 0.9']);
     expect(sampleValue(exp, `${name}_count`, { tenant: 'acme' })).toBe(2);
     expect(sampleValue(exp, `${name}_count`, { tenant: 'none' })).toBe(1);
   });
@@ -451,7 +494,10 @@ describe.each(ADAPTERS)('http.metrics switches and latency (%s)', adapter => {
 
   it.each([
     [{ latency: 'median' }, `PrometheusModule options.http.latency must be 'histogram' or 'summary', not "median"`],
-    [{ latency: 'summary', summary: { percentiles: [0.5, 1] } }, 'PrometheusModule options.http.summary.percentiles must be numbers between 0 and 1 (exclusive)'],
+    [
+      { latency: 'summary', summary: { percentiles: [0.5, 1] } },
+      'PrometheusModule options.http.summary.percentiles must be numbers between 0 and 1 (exclusive)',
+    ],
   ])('rejects bad latency options at bootstrap: %j', async (http, message) => {
     await expect(shopApp(adapter, new Registry(), { http: http as never })).rejects.toThrow(message);
   });
@@ -505,7 +551,11 @@ class AppConfig {
 @Module({})
 class AppConfigModule {
   static withEnv(env: Record<string, string | undefined>): DynamicModule {
-    return { module: AppConfigModule, providers: [{ provide: AppConfig, useValue: new AppConfig(env) }], exports: [AppConfig] };
+    return {
+      module: AppConfigModule,
+      providers: [{ provide: AppConfig, useValue: new AppConfig(env) }],
+      exports: [AppConfig],
+    };
   }
 }
 
@@ -551,7 +601,14 @@ describe.each(ADAPTERS)('enabled: false (%s)', adapter => {
   it('forRoot: instruments nothing, collects nothing, serves nothing; the app runs unchanged', async () => {
     const registry = new Registry();
     app = await createApp(adapter, {
-      imports: [PrometheusModule.forRoot({ registry, enabled: false, info: { version: '1.0.0' }, httpClient: { enabled: true } })],
+      imports: [
+        PrometheusModule.forRoot({
+          registry,
+          enabled: false,
+          info: { version: '1.0.0' },
+          httpClient: { enabled: true },
+        }),
+      ],
       controllers: [CalcController],
       providers: calcProviders,
     });
@@ -596,7 +653,9 @@ describe.each(ADAPTERS)('enabled: false (%s)', adapter => {
 
   it('fails at bootstrap when enabled is not a boolean', async () => {
     await expect(
-      createApp(adapter, { imports: [PrometheusModule.forRoot({ registry: new Registry(), enabled: 'no' as unknown as boolean })] }),
+      createApp(adapter, {
+        imports: [PrometheusModule.forRoot({ registry: new Registry(), enabled: 'no' as unknown as boolean })],
+      }),
     ).rejects.toThrow('PrometheusModule options.enabled must be a boolean');
   });
 });
@@ -630,7 +689,14 @@ describe.each(ADAPTERS)('the endpoint (%s)', adapter => {
   async function filteredApp(options: PrometheusModuleOptions = {}): Promise<INestApplication> {
     // prom-client's process metrics on: plenty of families to leave out.
     const a = await createApp(adapter, {
-      imports: [PrometheusModule.forRoot({ registry: new Registry(), info: { version: '1.0.0' }, defaultLabels: { service: 'shop' }, ...options })],
+      imports: [
+        PrometheusModule.forRoot({
+          registry: new Registry(),
+          info: { version: '1.0.0' },
+          defaultLabels: { service: 'shop' },
+          ...options,
+        }),
+      ],
       controllers: [ShopController],
     });
     await request(a.getHttpServer()).get('/shop/items/1').expect(200);
@@ -654,7 +720,9 @@ describe.each(ADAPTERS)('the endpoint (%s)', adapter => {
     expect(exp.samples.every(x => x.labels.service === 'shop')).toBe(true);
 
     // A histogram comes with its buckets, sum and count.
-    const histogram = parseExposition((await request(server).get('/metrics?name[]=http_request_duration_seconds').expect(200)).text);
+    const histogram = parseExposition(
+      (await request(server).get('/metrics?name[]=http_request_duration_seconds').expect(200)).text,
+    );
     expect([...histogram.families.keys()]).toEqual(['http_request_duration_seconds']);
     expect(sampleNames(histogram)).toEqual([
       'http_request_duration_seconds_bucket',
@@ -699,10 +767,21 @@ describe.each(ADAPTERS)('the endpoint (%s)', adapter => {
 
   it.each([
     ['forRoot', () => PrometheusModule.forRoot({ registry: new Registry(), defaultMetrics: { enabled: false } })],
-    ['forRoot with a path', () => PrometheusModule.forRoot({ registry: new Registry(), defaultMetrics: { enabled: false }, path: '/internal/metrics' })],
+    [
+      'forRoot with a path',
+      () =>
+        PrometheusModule.forRoot({
+          registry: new Registry(),
+          defaultMetrics: { enabled: false },
+          path: '/internal/metrics',
+        }),
+    ],
     [
       'forRootAsync',
-      () => PrometheusModule.forRootAsync({ useFactory: () => ({ registry: new Registry(), defaultMetrics: { enabled: false } }) }),
+      () =>
+        PrometheusModule.forRootAsync({
+          useFactory: () => ({ registry: new Registry(), defaultMetrics: { enabled: false } }),
+        }),
     ],
   ])('is left out of Swagger documents (%s)', async (what, module) => {
     app = await createApp(adapter, { imports: [module()], controllers: [ShopController] });

@@ -126,7 +126,13 @@ interface Reply {
 
 function call(
   port: number,
-  options: { method?: string; path: string; headers?: Record<string, string>; body?: string | Buffer; agent?: http.Agent },
+  options: {
+    method?: string;
+    path: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+    agent?: http.Agent;
+  },
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -141,7 +147,9 @@ function call(
       res => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+        );
         res.on('error', reject);
       },
     );
@@ -201,7 +209,8 @@ async function scrapeStrict(port: number, agent?: http.Agent): Promise<Expositio
 
 function countsOf(exp: Exposition): Map<string, number> {
   const out = new Map<string, number>();
-  for (const s of findSamples(exp, REQUESTS)) out.set(`${s.labels.method} ${s.labels.route} ${s.labels.status_code}`, s.value);
+  for (const s of findSamples(exp, REQUESTS))
+    out.set(`${s.labels.method} ${s.labels.route} ${s.labels.status_code}`, s.value);
   return out;
 }
 
@@ -250,7 +259,10 @@ describe.each(ADAPTERS)('malformed input on %s', adapter => {
     const result = await action();
     const deadline = Date.now() + 3000;
     let after = await scrapeStrict(port);
-    while (JSON.stringify(sorted(countDelta(before, after))) !== JSON.stringify(sorted(expected)) && Date.now() < deadline) {
+    while (
+      JSON.stringify(sorted(countDelta(before, after))) !== JSON.stringify(sorted(expected)) &&
+      Date.now() < deadline
+    ) {
       await sleep(20);
       after = await scrapeStrict(port);
     }
@@ -270,7 +282,13 @@ describe.each(ADAPTERS)('malformed input on %s', adapter => {
 
   it('invalid JSON body: 400, counted under the route it was POSTed to', async () => {
     const reply = await expectCounted(
-      () => call(port, { method: 'POST', path: '/faults/echo', headers: { 'content-type': 'application/json' }, body: '{"a":' }),
+      () =>
+        call(port, {
+          method: 'POST',
+          path: '/faults/echo',
+          headers: { 'content-type': 'application/json' },
+          body: '{"a":',
+        }),
       { 'POST /faults/echo 400': 1 },
     );
     expect(reply.status).toBe(400);
@@ -286,7 +304,11 @@ describe.each(ADAPTERS)('malformed input on %s', adapter => {
   });
 
   it('body shorter than its Content-Length, client gives up: 499 under its route', async () => {
-    const bytes = rawRequest('POST /faults/echo HTTP/1.1', ['Content-Type: application/json', 'Content-Length: 100'], '{"a":');
+    const bytes = rawRequest(
+      'POST /faults/echo HTTP/1.1',
+      ['Content-Type: application/json', 'Content-Length: 100'],
+      '{"a":',
+    );
     const exchange = await expectCounted(() => rawExchange(port, bytes, 200), { 'POST /faults/echo 499': 1 });
     expect(exchange).toEqual({ status: undefined, text: '', closedByServer: false });
   });
@@ -346,7 +368,9 @@ describe.each(ADAPTERS)('malformed input on %s', adapter => {
 
   it('percent-encoded path: the handler gets the decoded value, counted under the route template', async () => {
     const encoded = '%E4%BD%A0%20%22q%22%5C%0A%F0%9F%98%80';
-    const reply = await expectCounted(() => call(port, { path: `/faults/value/${encoded}` }), { 'GET /faults/value/:value 200': 1 });
+    const reply = await expectCounted(() => call(port, { path: `/faults/value/${encoded}` }), {
+      'GET /faults/value/:value 200': 1,
+    });
     expect(reply.status).toBe(200);
     expect(JSON.parse(reply.body)).toEqual({ length: '你 "q"\\\n😀'.length, value: '你 "q"\\\n😀' });
     const values = allLabelValues(await scrapeStrict(port));
@@ -355,7 +379,9 @@ describe.each(ADAPTERS)('malformed input on %s', adapter => {
 
   it('8 KB query string on a route: 200, counted under the route, the URL is no label', async () => {
     const q = 'q'.repeat(8 * 1024);
-    const reply = await expectCounted(() => call(port, { path: `/faults/ok?x=${q}&y=%ZZ` }), { 'GET /faults/ok 200': 1 });
+    const reply = await expectCounted(() => call(port, { path: `/faults/ok?x=${q}&y=%ZZ` }), {
+      'GET /faults/ok 200': 1,
+    });
     expect(reply.status).toBe(200);
     expect(allLabelValues(await scrapeStrict(port)).filter(v => v.includes('qqqq'))).toEqual([]);
   });
@@ -396,7 +422,9 @@ describe.each(ADAPTERS)('malformed input on %s', adapter => {
   });
 
   it('bad percent-encoding in the query string: the route answers 200, counted', async () => {
-    const reply = await expectCounted(() => call(port, { path: '/faults/ok?a=%E0%A4%A&b=%&%ZZ=1' }), { 'GET /faults/ok 200': 1 });
+    const reply = await expectCounted(() => call(port, { path: '/faults/ok?a=%E0%A4%A&b=%&%ZZ=1' }), {
+      'GET /faults/ok 200': 1,
+    });
     expect(reply.status).toBe(200);
   });
 
@@ -416,7 +444,10 @@ describe.each(ADAPTERS)('malformed input on %s', adapter => {
     await sleep(50);
     delta = countDelta(before, await scrapeStrict(port));
     const keys = Object.keys(delta);
-    expect({ keys: keys.length, total: Object.values(delta).reduce((a, b) => a + b, 0) }).toEqual({ keys: 1, total: 1 });
+    expect({ keys: keys.length, total: Object.values(delta).reduce((a, b) => a + b, 0) }).toEqual({
+      keys: 1,
+      total: 1,
+    });
     expect(routes.map(r => `${method} ${r} ${status}`)).toContain(keys[0]);
     await expectAlive();
   }
@@ -448,20 +479,51 @@ function job(i: number): Job {
   if (k < 7) return { id, method: 'GET', path: `/faults/ok?i=${i}`, route: '/faults/ok', status: 200 };
   if (k < 10) {
     const body = JSON.stringify({ i });
-    return { id, method: 'POST', path: '/faults/echo', route: '/faults/echo', status: 201, body, headers: { 'content-type': 'application/json' } };
+    return {
+      id,
+      method: 'POST',
+      path: '/faults/echo',
+      route: '/faults/echo',
+      status: 201,
+      body,
+      headers: { 'content-type': 'application/json' },
+    };
   }
-  if (k === 10) return { id, method: 'POST', path: '/faults/echo', route: '/faults/echo', status: 400, body: '{"i":', headers: { 'content-type': 'application/json' } };
+  if (k === 10)
+    return {
+      id,
+      method: 'POST',
+      path: '/faults/echo',
+      route: '/faults/echo',
+      status: 400,
+      body: '{"i":',
+      headers: { 'content-type': 'application/json' },
+    };
   if (k < 13) return { id, method: 'GET', path: `/faults/value/v${i}%20x`, route: '/faults/value/:value', status: 200 };
   if (k === 13) return { id, method: 'GET', path: `/faults/nowhere/${i}`, route: UNMATCHED_ROUTE, status: 404 };
   if (k === 14) return { id, method: 'GET', path: '/faults/boom', route: '/faults/boom', status: 500 };
   if (k === 15) return { id, method: 'GET', path: '/faults/denied', route: '/faults/denied', status: 403 };
   if (k === 16) return { id, method: 'GET', path: '/faults/private', route: '/faults/private', status: 401 };
   if (k === 17) {
-    return { id, method: 'GET', path: '/faults/private', route: '/faults/private', status: 200, headers: { authorization: `Bearer ${TOKEN}` } };
+    return {
+      id,
+      method: 'GET',
+      path: '/faults/private',
+      route: '/faults/private',
+      status: 200,
+      headers: { authorization: `Bearer ${TOKEN}` },
+    };
   }
   if (k === 18 || k === 19) {
     // One in 25 requests: a slow one the client abandons after 3 ms.
-    return { id, method: 'GET', path: '/faults/slow?ms=40', route: '/faults/slow', status: 200, abortAfterMs: k === 18 ? 3 : undefined };
+    return {
+      id,
+      method: 'GET',
+      path: '/faults/slow?ms=40',
+      route: '/faults/slow',
+      status: 200,
+      abortAfterMs: k === 18 ? 3 : undefined,
+    };
   }
   return { id, method: 'GET', path: `/faults/slow?ms=${i % 4}`, route: '/faults/slow', status: 200 };
 }
@@ -480,12 +542,19 @@ function fire(port: number, agent: http.Agent, j: Job): Promise<Result> {
     };
     const headers: Record<string, string> = { ...j.headers, [LOAD_ID]: j.id };
     if (j.body !== undefined) headers['content-length'] = String(Buffer.byteLength(j.body));
-    const req = http.request({ host: '127.0.0.1', port, method: j.method, path: j.path, headers, agent, signal: controller.signal }, res => {
-      res.resume();
-      res.on('end', () => finish({ kind: 'answered', status: res.statusCode ?? 0 }));
-      res.on('error', e => finish(controller.signal.aborted ? { kind: 'aborted' } : { kind: 'failed', message: e.message }));
-    });
-    req.on('error', e => finish(controller.signal.aborted ? { kind: 'aborted' } : { kind: 'failed', message: e.message }));
+    const req = http.request(
+      { host: '127.0.0.1', port, method: j.method, path: j.path, headers, agent, signal: controller.signal },
+      res => {
+        res.resume();
+        res.on('end', () => finish({ kind: 'answered', status: res.statusCode ?? 0 }));
+        res.on('error', e =>
+          finish(controller.signal.aborted ? { kind: 'aborted' } : { kind: 'failed', message: e.message }),
+        );
+      },
+    );
+    req.on('error', e =>
+      finish(controller.signal.aborted ? { kind: 'aborted' } : { kind: 'failed', message: e.message }),
+    );
     if (j.abortAfterMs !== undefined) {
       req.on('finish', () => setTimeout(() => result === undefined && controller.abort(), j.abortAfterMs));
     }
@@ -519,7 +588,8 @@ function watchServer(server: http.Server): { arrived: Set<string>; ended: Map<st
 
 /** Counters and histogram samples that went down (or vanished) between two scrapes. */
 function decreases(earlier: Exposition, later: Exposition): string[] {
-  const key = (s: { name: string; labels: Record<string, string> }) => `${s.name}${JSON.stringify(Object.entries(s.labels).sort())}`;
+  const key = (s: { name: string; labels: Record<string, string> }) =>
+    `${s.name}${JSON.stringify(Object.entries(s.labels).sort())}`;
   const monotonic = (exp: Exposition) =>
     [...exp.families.values()].filter(f => f.type === 'counter' || f.type === 'histogram').flatMap(f => f.samples);
   const now = new Map(monotonic(later).map(s => [key(s), s.value]));
@@ -547,11 +617,9 @@ describe.each(ADAPTERS)('faults under load on %s', adapter => {
     const jobs = Array.from({ length: N }, (_, i) => job(i));
 
     const t0 = performance.now();
-    let done = 0;
     let loadOver = false;
     const load = runAll(N, 100, async i => {
       const r = await fire(port, agent!, jobs[i]);
-      done++;
       return r;
     });
     // Scrapes during the load: a sequential chain, plus bursts of 10 concurrent ones.
@@ -560,7 +628,8 @@ describe.each(ADAPTERS)('faults under load on %s', adapter => {
     const scraping = (async () => {
       while (!loadOver) {
         chain.push(await scrapeStrict(port, agent));
-        if (chain.length % 10 === 0) bursts.push(await Promise.all(Array.from({ length: 10 }, () => scrapeStrict(port, agent))));
+        if (chain.length % 10 === 0)
+          bursts.push(await Promise.all(Array.from({ length: 10 }, () => scrapeStrict(port, agent))));
       }
     })();
     const results = await load;
@@ -577,7 +646,9 @@ describe.each(ADAPTERS)('faults under load on %s', adapter => {
     }
 
     const failed = results.flatMap((r, i) => (r.kind === 'failed' ? [`${jobs[i].path}: ${r.message}`] : []));
-    const wrong = results.flatMap((r, i) => (r.kind === 'answered' && r.status !== jobs[i].status ? [`${jobs[i].method} ${jobs[i].path}: ${r.status}`] : []));
+    const wrong = results.flatMap((r, i) =>
+      r.kind === 'answered' && r.status !== jobs[i].status ? [`${jobs[i].method} ${jobs[i].path}: ${r.status}`] : [],
+    );
     const answered = results.filter(r => r.kind === 'answered').length;
     const aborted = results.filter(r => r.kind === 'aborted').length;
     const sent = [...watched.ended.values()].filter(s => s !== 499).length;

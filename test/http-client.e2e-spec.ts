@@ -39,7 +39,8 @@ async function startUpstream(): Promise<Upstream> {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/ok') res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
     else if (path === '/fail') res.writeHead(500, { 'Content-Type': 'text/plain' }).end('fail');
-    else if (path === '/slow') setTimeout(() => res.writeHead(200, { 'Content-Type': 'text/plain' }).end('slow'), SLOW_MS);
+    else if (path === '/slow')
+      setTimeout(() => res.writeHead(200, { 'Content-Type': 'text/plain' }).end('slow'), SLOW_MS);
     else res.writeHead(404).end();
   });
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
@@ -141,7 +142,11 @@ class ProxyController {
   constructor(@Inject(OutboundClient) private readonly client: OutboundClient) {}
 
   @Get(':client')
-  async proxy(@Param('client') client: ClientKind, @Query('url') url: string, @Query('method') method = 'GET'): Promise<{ outcome: Outcome }> {
+  async proxy(
+    @Param('client') client: ClientKind,
+    @Query('url') url: string,
+    @Query('method') method = 'GET',
+  ): Promise<{ outcome: Outcome }> {
     return { outcome: await this.client.call(client, url, method) };
   }
 }
@@ -267,7 +272,11 @@ describe.each(ADAPTERS)('outbound HTTP client metrics (%s)', adapter => {
   });
 
   it('records no outbound metric unless httpClient.enabled is true', async () => {
-    for (const options of [{}, { httpClient: { hosts: [upstream.host] } }, { httpClient: { enabled: false } }] as PrometheusModuleOptions[]) {
+    for (const options of [
+      {},
+      { httpClient: { hosts: [upstream.host] } },
+      { httpClient: { enabled: false } },
+    ] as PrometheusModuleOptions[]) {
       const registry = new Registry();
       app = await createApp(adapter, appMetadata(registry, options));
       const client = app.get(OutboundClient);
@@ -373,7 +382,9 @@ describe.each(ADAPTERS)('outbound HTTP client metrics (%s)', adapter => {
 
       const exp = await readRegistry(registry);
       expect(sampleValue(exp, REQUESTS, { method: 'GET', host: upstream.host, status_code: '200' })).toBe(1);
-      expect(findSamples(exp, REQUESTS, { host: gateway.host }).map(s => [s.labels.method, s.value])).toEqual([['PUT', 1]]);
+      expect(findSamples(exp, REQUESTS, { host: gateway.host }).map(s => [s.labels.method, s.value])).toEqual([
+        ['PUT', 1],
+      ]);
       expect(sumOf(exp, REQUESTS)).toBe(2);
 
       // The final push at shutdown goes out, uncounted.

@@ -344,7 +344,8 @@ function expectConsistent(exp: Exposition, allowInProgress = false): void {
     expect(sampleValue(exp, `${DURATION}_sum`, labels)).toBeGreaterThan(0);
   }
   if (!allowInProgress) {
-    for (const [series, value] of Object.entries(inProgress(exp))) expect({ series, value }).toEqual({ series, value: 0 });
+    for (const [series, value] of Object.entries(inProgress(exp)))
+      expect({ series, value }).toEqual({ series, value: 0 });
   }
 }
 
@@ -606,7 +607,9 @@ describe.each(ADAPTERS)('HTTP metrics on %s', adapter => {
 
   it('shows a running handler in http_requests_in_progress, and 0 once it answered', async () => {
     await start();
-    const pending = request(server).get('/misc/slow').then(res => res);
+    const pending = request(server)
+      .get('/misc/slow')
+      .then(res => res);
     await gate.started;
 
     let exp = await scrape(app!);

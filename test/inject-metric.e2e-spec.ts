@@ -47,7 +47,6 @@ import { findSamples, sampleValue } from './utils/exposition.js';
 
 const HELP = 'test metric';
 
-
 /** The message of the error bootstrapping an application context with these modules rejects with. */
 async function bootstrapError(imports: ModuleMetadata['imports']): Promise<string> {
   let app: INestApplicationContext | undefined;
@@ -288,7 +287,9 @@ const exportProviders: [string, Provider][] = [
 describe.each(exportProviders)('@InjectMetric of a metric declared on a class provided with %s', (_kind, provider) => {
   it('injects the metric the decorated method records into', async () => {
     const registry = new Registry();
-    const app = await (await createContext({ imports: [isolatedPrometheus(registry)], providers: [provider, ExportReporter] })).init();
+    const app = await (
+      await createContext({ imports: [isolatedPrometheus(registry)], providers: [provider, ExportReporter] })
+    ).init();
     try {
       expect(app.get(ExportJob).run()).toBe('exported');
       const runs = app.get(ExportReporter).runs;
@@ -321,7 +322,12 @@ class DupModuleA {}
 @Module({ providers: [makeCounterProvider(DUP_COUNTER), DupReaderB], exports: [DupReaderB] })
 class DupModuleB {}
 
-const FEATURE_HISTOGRAM: MetricProviderDefinition = { type: 'histogram', name: 'dup_feature_seconds', help: HELP, buckets: [1, 2] };
+const FEATURE_HISTOGRAM: MetricProviderDefinition = {
+  type: 'histogram',
+  name: 'dup_feature_seconds',
+  help: HELP,
+  buckets: [1, 2],
+};
 
 @Injectable()
 class FeatureReaderA {
@@ -359,7 +365,11 @@ class MixedReporter {
   constructor(@InjectMetric('mixed_total') readonly metric: PromCounter<'kind'>) {}
 }
 @Module({
-  providers: [makeCounterProvider({ name: 'mixed_total', help: HELP, labelNames: ['kind'] }), MixedService, MixedReporter],
+  providers: [
+    makeCounterProvider({ name: 'mixed_total', help: HELP, labelNames: ['kind'] }),
+    MixedService,
+    MixedReporter,
+  ],
 })
 class MixedModule {}
 
@@ -369,9 +379,19 @@ describe('the same metric name declared twice with the same definition gives one
 
   beforeAll(async () => {
     registry = new Registry();
-    app = await (await createContext({
-      imports: [isolatedPrometheus(registry), DupModuleA, DupModuleB, FeatureModuleA, FeatureModuleB, FeatureModuleC, MixedModule],
-    })).init();
+    app = await (
+      await createContext({
+        imports: [
+          isolatedPrometheus(registry),
+          DupModuleA,
+          DupModuleB,
+          FeatureModuleA,
+          FeatureModuleB,
+          FeatureModuleC,
+          MixedModule,
+        ],
+      })
+    ).init();
   });
   afterAll(() => app.close());
 
@@ -427,7 +447,11 @@ describe('the same metric name declared twice with another type or other labels 
     @Module({ providers: [makeCounterProvider({ name: 'conflict_labels_total', help: HELP, labelNames: ['a'] })] })
     class A {}
     @Module({
-      imports: [PrometheusModule.forFeature([{ type: 'counter', name: 'conflict_labels_total', help: HELP, labelNames: ['b'] }])],
+      imports: [
+        PrometheusModule.forFeature([
+          { type: 'counter', name: 'conflict_labels_total', help: HELP, labelNames: ['b'] },
+        ]),
+      ],
     })
     class B {}
     expectNamesMetric(await bootstrapError([A, B]), 'conflict_labels_total');

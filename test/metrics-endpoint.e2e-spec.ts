@@ -59,7 +59,9 @@ async function rawGet(app: INestApplication, path: string, headers: Record<strin
         .get({ host: '127.0.0.1', port, path, headers, agent: false }, res => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+          );
           res.on('error', reject);
         })
         .on('error', reject);
@@ -101,7 +103,10 @@ describe.each(ADAPTERS)('metrics endpoint (%s)', (adapter: AdapterName) => {
 
     it('answers Prometheus text to an explicit text/plain Accept', async () => {
       const app = await boot();
-      const res = await request(app.getHttpServer()).get('/metrics').set('Accept', 'text/plain; version=0.0.4').expect(200);
+      const res = await request(app.getHttpServer())
+        .get('/metrics')
+        .set('Accept', 'text/plain; version=0.0.4')
+        .expect(200);
       expect(res.headers['content-type']).toBe(PROMETHEUS_TYPE);
       parseExposition(res.text, 'prometheus');
     });
@@ -126,7 +131,9 @@ describe.each(ADAPTERS)('metrics endpoint (%s)', (adapter: AdapterName) => {
       expect(exp.families.get('http_requests')?.type).toBe('counter');
       expect(exp.families.has('http_requests_total')).toBe(false);
       expect(
-        findSamples(exp, 'http_requests_total', { method: 'GET', route: '/items', status_code: '200' }).map(s => s.value),
+        findSamples(exp, 'http_requests_total', { method: 'GET', route: '/items', status_code: '200' }).map(
+          s => s.value,
+        ),
       ).toEqual([1]);
       expect(exp.families.get('http_requests')?.samples.map(s => s.name)).toEqual(['http_requests_total']);
       expect(exp.families.get('jobs')?.type).toBe('counter');
@@ -243,7 +250,9 @@ describe.each(ADAPTERS)('metrics endpoint (%s)', (adapter: AdapterName) => {
       const app = await boot({}, a => a.setGlobalPrefix('api'));
       await request(app.getHttpServer()).get('/api/items').expect(200);
       const exp = await scrape(app, '/api/metrics');
-      expect(sampleValue(exp, 'http_requests_total', { method: 'GET', route: '/api/items', status_code: '200' })).toBe(1);
+      expect(sampleValue(exp, 'http_requests_total', { method: 'GET', route: '/api/items', status_code: '200' })).toBe(
+        1,
+      );
       await request(app.getHttpServer()).get('/metrics').expect(404);
     });
 
@@ -252,7 +261,9 @@ describe.each(ADAPTERS)('metrics endpoint (%s)', (adapter: AdapterName) => {
       await request(app.getHttpServer()).get('/v1/items').expect(200);
       await request(app.getHttpServer()).get('/items').expect(404);
       const exp = await scrape(app, '/metrics');
-      expect(sampleValue(exp, 'http_requests_total', { method: 'GET', route: '/v1/items', status_code: '200' })).toBe(1);
+      expect(sampleValue(exp, 'http_requests_total', { method: 'GET', route: '/v1/items', status_code: '200' })).toBe(
+        1,
+      );
       await request(app.getHttpServer()).get('/v1/metrics').expect(404);
     });
 

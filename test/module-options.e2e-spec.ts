@@ -108,7 +108,9 @@ describe.each(ADAPTERS)('PrometheusModule options (%s)', (adapter: AdapterName) 
       const app = await boot({ registry, path: false });
       await http(app).get('/metrics').expect(404);
       await http(app).get('/items').expect(200);
-      expect(await registry.metrics()).toMatch(/^http_requests_total\{method="GET",route="\/items",status_code="200"\} 1$/m);
+      expect(await registry.metrics()).toMatch(
+        /^http_requests_total\{method="GET",route="\/items",status_code="200"\} 1$/m,
+      );
     });
   });
 
@@ -133,7 +135,10 @@ describe.each(ADAPTERS)('PrometheusModule options (%s)', (adapter: AdapterName) 
     it('useFactory with imports and inject', async () => {
       const registry = new Registry();
       const CONFIG = Symbol('CONFIG');
-      @Module({ providers: [{ provide: CONFIG, useValue: { path: '/from-config', prefix: 'cfg_' } }], exports: [CONFIG] })
+      @Module({
+        providers: [{ provide: CONFIG, useValue: { path: '/from-config', prefix: 'cfg_' } }],
+        exports: [CONFIG],
+      })
       class ConfigModule {}
       const app = await bootAsync({
         imports: [ConfigModule],
@@ -146,7 +151,9 @@ describe.each(ADAPTERS)('PrometheusModule options (%s)', (adapter: AdapterName) 
       });
       await http(app).get('/items').expect(200);
       const exp = await scrape(app, '/from-config');
-      expect(sampleValue(exp, 'cfg_http_requests_total', { method: 'GET', route: '/items', status_code: '200' })).toBe(1);
+      expect(sampleValue(exp, 'cfg_http_requests_total', { method: 'GET', route: '/items', status_code: '200' })).toBe(
+        1,
+      );
       expect(exp.families.has('http_requests_total')).toBe(false);
     });
 
@@ -179,7 +186,9 @@ describe.each(ADAPTERS)('PrometheusModule options (%s)', (adapter: AdapterName) 
       const app = await bootAsync({ imports: [FactoryModule], useExisting: ExistingFactory });
       await http(app).get('/items').expect(200);
       const exp = await scrape(app, '/existing-metrics');
-      expect(sampleValue(exp, 'ex_http_requests_total', { method: 'GET', route: '/items', status_code: '200' })).toBe(1);
+      expect(sampleValue(exp, 'ex_http_requests_total', { method: 'GET', route: '/items', status_code: '200' })).toBe(
+        1,
+      );
     });
   });
 
@@ -214,7 +223,9 @@ describe.each(ADAPTERS)('PrometheusModule options (%s)', (adapter: AdapterName) 
   describe('defaultLabels', () => {
     it('adds the labels to the HTTP metrics and to user metrics', async () => {
       const registry = new Registry();
-      new Counter({ name: 'orders_total', help: 'orders', labelNames: ['kind'], registers: [registry] }).inc({ kind: 'x' });
+      new Counter({ name: 'orders_total', help: 'orders', labelNames: ['kind'], registers: [registry] }).inc({
+        kind: 'x',
+      });
       const app = await boot({ registry, defaultLabels: { app: 'shop' } });
       await http(app).get('/items').expect(200);
       const exp = await scrape(app);
@@ -272,7 +283,9 @@ describe.each(ADAPTERS)('PrometheusModule options (%s)', (adapter: AdapterName) 
       const app = await boot({ registry: new Registry(), http: { prefix: 'myapp_' } });
       await http(app).get('/items').expect(200);
       const exp = await scrape(app);
-      expect(sampleValue(exp, 'myapp_http_requests_total', { method: 'GET', route: '/items', status_code: '200' })).toBe(1);
+      expect(
+        sampleValue(exp, 'myapp_http_requests_total', { method: 'GET', route: '/items', status_code: '200' }),
+      ).toBe(1);
       expect(exp.families.has('http_requests_total')).toBe(false);
       expect(familyNames(exp, 'http_')).toEqual([]);
       expect(exp.families.get('myapp_http_request_duration_seconds')?.type).toBe('histogram');
@@ -310,7 +323,9 @@ describe.each(ADAPTERS)('PrometheusModule options (%s)', (adapter: AdapterName) 
       await http(app).get('/nope').expect(404);
       const exp = await scrape(app);
       expect(labelValues(exp, 'http_requests_total', 'route')).toEqual(['/items', '__unmatched__']);
-      expect(sampleValue(exp, 'http_requests_total', { route: '__unmatched__', method: 'GET', status_code: '404' })).toBe(1);
+      expect(
+        sampleValue(exp, 'http_requests_total', { route: '__unmatched__', method: 'GET', status_code: '404' }),
+      ).toBe(1);
       expect(labelValues(exp, 'http_request_duration_seconds_count', 'route')).toEqual(['/items', '__unmatched__']);
     });
 
@@ -318,7 +333,9 @@ describe.each(ADAPTERS)('PrometheusModule options (%s)', (adapter: AdapterName) 
       const app = await boot({ registry: new Registry(), http: { excludePaths: ['/users/7'] } });
       await http(app).get('/users/7').expect(200);
       const exp = await scrape(app);
-      expect(sampleValue(exp, 'http_requests_total', { method: 'GET', route: '/users/:id', status_code: '200' })).toBe(1);
+      expect(sampleValue(exp, 'http_requests_total', { method: 'GET', route: '/users/:id', status_code: '200' })).toBe(
+        1,
+      );
     });
 
     it("excludeMethods ['OPTIONS', 'HEAD'] leaves those methods uncounted", async () => {
@@ -351,7 +368,9 @@ describe.each(ADAPTERS)('PrometheusModule options (%s)', (adapter: AdapterName) 
       expect(labelValues(exp, 'http_requests_total', 'status_code')).toEqual(['2xx', '4xx']);
       expect(sampleValue(exp, 'http_requests_total', { method: 'GET', route: '/items', status_code: '2xx' })).toBe(1);
       expect(sampleValue(exp, 'http_requests_total', { method: 'POST', route: '/items', status_code: '2xx' })).toBe(1);
-      expect(sampleValue(exp, 'http_requests_total', { method: 'GET', route: '__unmatched__', status_code: '4xx' })).toBe(1);
+      expect(
+        sampleValue(exp, 'http_requests_total', { method: 'GET', route: '__unmatched__', status_code: '4xx' }),
+      ).toBe(1);
       expect(labelValues(exp, 'http_request_duration_seconds_count', 'status_code')).toEqual(['2xx', '4xx']);
     });
 
@@ -360,7 +379,9 @@ describe.each(ADAPTERS)('PrometheusModule options (%s)', (adapter: AdapterName) 
       await http(app).get('/nope').expect(404);
       await http(app).get('/also/nope?x=1').expect(404);
       const exp = await scrape(app);
-      expect(sampleValue(exp, 'http_requests_total', { method: 'GET', route: '__unmatched__', status_code: '404' })).toBe(2);
+      expect(
+        sampleValue(exp, 'http_requests_total', { method: 'GET', route: '__unmatched__', status_code: '404' }),
+      ).toBe(2);
       expect(labelValues(exp, 'http_requests_total', 'route')).toEqual(['__unmatched__']);
     });
 
@@ -444,7 +465,9 @@ describe.each(ADAPTERS)('PrometheusModule options (%s)', (adapter: AdapterName) 
       await http(b).get('/nope').expect(404);
       const exp = await scrape(a);
       expect(sampleValue(exp, 'http_requests_total', { method: 'GET', route: '/items', status_code: '200' })).toBe(2);
-      expect(sampleValue(exp, 'http_requests_total', { method: 'GET', route: '__unmatched__', status_code: '404' })).toBe(1);
+      expect(
+        sampleValue(exp, 'http_requests_total', { method: 'GET', route: '__unmatched__', status_code: '404' }),
+      ).toBe(1);
     });
 
     it('two apps on the global register (no registry option)', async () => {

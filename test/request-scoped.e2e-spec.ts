@@ -22,7 +22,11 @@ import { sampleValue, sumOf } from './utils/exposition.js';
 class TenantService {
   constructor(@Inject(REQUEST) private readonly req: { headers: Record<string, string | undefined> }) {}
 
-  @Counter({ name: 'rs_tenant_lookups_total', help: 'lookups', labels: { tenant: c => String((c.instance as TenantService).tenant()) } })
+  @Counter({
+    name: 'rs_tenant_lookups_total',
+    help: 'lookups',
+    labels: { tenant: c => String((c.instance as TenantService).tenant()) },
+  })
   lookup(id: string): string {
     return `${this.tenant()}:${id}`;
   }

@@ -28,7 +28,12 @@ describe.each(ADAPTERS)('sample app on %s', adapter => {
     await request(server).get('/api/v1/users/abc').expect(400);
     await request(server).get('/health').expect(200);
     await request(server).post('/api/v1/orders').send({ amount: 10 }).expect(401);
-    await request(server).post('/api/v1/orders').set('x-api-key', 'sample').set('x-client', 'web').send({ amount: 10 }).expect(201);
+    await request(server)
+      .post('/api/v1/orders')
+      .set('x-api-key', 'sample')
+      .set('x-client', 'web')
+      .send({ amount: 10 })
+      .expect(201);
     await request(server).post('/api/v1/orders').set('x-api-key', 'sample').send({ amount: 5000 }).expect(500);
     await request(server).post('/api/v1/orders/1/refund').send({ reason: 'late' }).expect(201);
 
@@ -53,10 +58,13 @@ describe.each(ADAPTERS)('sample app on %s', adapter => {
     expect(exp.families.get('process_cpu_user_seconds_total')?.type).toBe('counter');
 
     // The payment provider stub, called with fetch: 200 for the order, 402 for the declined one.
-    const client = (status: string) => sumOf(exp, 'http_client_requests_total', { method: 'POST', status_code: status });
+    const client = (status: string) =>
+      sumOf(exp, 'http_client_requests_total', { method: 'POST', status_code: status });
     expect(client('200')).toBe(1);
     expect(client('402')).toBe(1);
-    expect(findSamples(exp, 'http_client_requests_total').every(s => /^127\.0\.0\.1:\d+$/.test(s.labels.host))).toBe(true);
+    expect(findSamples(exp, 'http_client_requests_total').every(s => /^127\.0\.0\.1:\d+$/.test(s.labels.host))).toBe(
+      true,
+    );
     // The http.observe callback: response bytes per route, from the module's measurements.
     expect(sampleValue(exp, 'http_response_bytes_total', { route: '/api/v1/orders/:id/refund' })).toBe(
       Buffer.byteLength(JSON.stringify({ refunded: true })),

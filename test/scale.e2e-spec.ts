@@ -1,11 +1,24 @@
 import 'reflect-metadata';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Controller, Get, type INestApplication, type INestApplicationContext, Injectable, Logger } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  type INestApplication,
+  type INestApplicationContext,
+  Injectable,
+  Logger,
+} from '@nestjs/common';
 import { jest } from '@jest/globals';
 import { Registry } from 'prom-client';
 import request from 'supertest';
-import { Counter, PrometheusMetricsServer, PrometheusModule, type PushgatewayOptions, PushgatewayService } from '../lib/index.js';
+import {
+  Counter,
+  PrometheusMetricsServer,
+  PrometheusModule,
+  type PushgatewayOptions,
+  PushgatewayService,
+} from '../lib/index.js';
 import { ADAPTERS, createApp, createContext } from './utils/app.js';
 import { findSamples, parseExposition, sampleValue } from './utils/exposition.js';
 
@@ -114,7 +127,9 @@ describe.each(ADAPTERS)('metrics on a port of their own (%s)', adapter => {
   it('serves the app endpoint too when a path is given', async () => {
     const registry = new Registry();
     app = await createApp(adapter, {
-      imports: [PrometheusModule.forRoot({ registry, defaultMetrics: { enabled: false }, port: 0, path: '/internal/metrics' })],
+      imports: [
+        PrometheusModule.forRoot({ registry, defaultMetrics: { enabled: false }, port: 0, path: '/internal/metrics' }),
+      ],
       controllers: [WorkController],
     });
     const port = app.get(PrometheusMetricsServer).address()?.port as number;
@@ -133,7 +148,14 @@ describe.each(ADAPTERS)('metrics on a port of their own (%s)', adapter => {
     try {
       await expect(
         createApp(adapter, {
-          imports: [PrometheusModule.forRoot({ registry: new Registry(), defaultMetrics: { enabled: false }, port, host: '127.0.0.1' })],
+          imports: [
+            PrometheusModule.forRoot({
+              registry: new Registry(),
+              defaultMetrics: { enabled: false },
+              port,
+              host: '127.0.0.1',
+            }),
+          ],
           controllers: [WorkController],
         }),
       ).rejects.toThrow(`PrometheusModule metrics server cannot listen on 127.0.0.1:${port}: EADDRINUSE`);
@@ -173,11 +195,15 @@ describe.each(ADAPTERS)('exemplars (%s)', adapter => {
     expect(counter.exemplar?.labels).toEqual({ trace_id: TRACE });
     expect(counter.exemplar?.value).toBe(1);
     expect(Math.abs((counter.exemplar?.timestamp ?? 0) - Date.now() / 1000)).toBeLessThan(60);
-    const buckets = findSamples(exp, 'http_request_duration_seconds_bucket', { route: '/work' }).filter(s => s.exemplar);
+    const buckets = findSamples(exp, 'http_request_duration_seconds_bucket', { route: '/work' }).filter(
+      s => s.exemplar,
+    );
     expect(buckets).toHaveLength(1);
     expect(buckets[0].exemplar?.labels).toEqual({ trace_id: TRACE });
     // The exemplar sits in the bucket of its own value.
-    expect(buckets[0].exemplar?.value).toBeLessThanOrEqual(buckets[0].labels.le === '+Inf' ? Infinity : Number(buckets[0].labels.le));
+    expect(buckets[0].exemplar?.value).toBeLessThanOrEqual(
+      buckets[0].labels.le === '+Inf' ? Infinity : Number(buckets[0].labels.le),
+    );
 
     // Prometheus text has no exemplars: the strict parser rejects any.
     parseExposition((await request(server).get('/metrics').expect(200)).text);
@@ -190,7 +216,10 @@ describe.each(ADAPTERS)('exemplars (%s)', adapter => {
       controllers: [WorkController],
     });
     await request(app.getHttpServer()).get('/work').expect(200);
-    await request(app.getHttpServer()).get('/work').set('traceparent', `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`).expect(200);
+    await request(app.getHttpServer())
+      .get('/work')
+      .set('traceparent', `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`)
+      .expect(200);
     await request(app.getHttpServer()).get('/work').set('traceparent', 'garbage').expect(200);
     const exp = await openMetrics(app);
     expect(sampleValue(exp, 'http_requests_total', { route: '/work' })).toBe(3);
@@ -220,7 +249,9 @@ describe.each(ADAPTERS)('exemplars (%s)', adapter => {
     await request(app.getHttpServer()).get('/work').set('x-request-id', 'boom').expect(200);
     await request(app.getHttpServer()).get('/work').set('x-request-id', 'abc').expect(200);
     const exp = await openMetrics(app);
-    expect(findSamples(exp, 'http_requests_total', { route: '/work' })[0].exemplar?.labels).toEqual({ request_id: 'abc' });
+    expect(findSamples(exp, 'http_requests_total', { route: '/work' })[0].exemplar?.labels).toEqual({
+      request_id: 'abc',
+    });
     expect(sampleValue(exp, 'http_requests_total', { route: '/work' })).toBe(3);
     expect(warn.mock.calls.filter(([m]) => String(m).includes('http.exemplars threw'))).toHaveLength(1);
   });
@@ -242,7 +273,9 @@ describe('PushgatewayService', () => {
     try {
       const registry = new Registry();
       app = await createContext({
-        imports: [gatewayModule(registry, { url: gateway.url, jobName: 'nightly import', groupings: { shard: 'a/1' } })],
+        imports: [
+          gatewayModule(registry, { url: gateway.url, jobName: 'nightly import', groupings: { shard: 'a/1' } }),
+        ],
         providers: [BatchJob],
       });
       await app.init();
@@ -264,7 +297,9 @@ describe('PushgatewayService', () => {
     const gateway = await fakeGateway();
     try {
       app = await createContext({
-        imports: [gatewayModule(new Registry(), { url: gateway.url, jobName: 'job', intervalMs: 40, pushOnShutdown: false })],
+        imports: [
+          gatewayModule(new Registry(), { url: gateway.url, jobName: 'job', intervalMs: 40, pushOnShutdown: false }),
+        ],
       });
       await app.init();
       await new Promise(resolve => setTimeout(resolve, 300));
@@ -277,7 +312,10 @@ describe('PushgatewayService', () => {
       await pushgateway.delete({ jobName: 'other' });
       await pushgateway.push();
       const explicit = gateway.received.slice(periodic).filter(r => r.method !== 'PUT' || r.url !== '/metrics/job/job');
-      expect(explicit.map(r => `${r.method} ${r.url}`)).toEqual(['POST /metrics/job/job/instance/x', 'DELETE /metrics/job/other']);
+      expect(explicit.map(r => `${r.method} ${r.url}`)).toEqual([
+        'POST /metrics/job/job/instance/x',
+        'DELETE /metrics/job/other',
+      ]);
       await app.close();
       app = undefined;
       const after = gateway.received.length;
@@ -316,11 +354,15 @@ describe('PushgatewayService', () => {
     await app.close();
     app = undefined;
     expect(error.mock.calls.length).toBeGreaterThanOrEqual(2);
-    expect(error.mock.calls.every(([m]) => /Pushgateway (periodic|final) push to .* failed: .*ECONNREFUSED/.test(String(m)))).toBe(true);
+    expect(
+      error.mock.calls.every(([m]) => /Pushgateway (periodic|final) push to .* failed: .*ECONNREFUSED/.test(String(m))),
+    ).toBe(true);
   });
 
   it('says how to configure it when there is no gateway', async () => {
-    app = await createContext({ imports: [PrometheusModule.forRoot({ registry: new Registry(), defaultMetrics: { enabled: false } })] });
+    app = await createContext({
+      imports: [PrometheusModule.forRoot({ registry: new Registry(), defaultMetrics: { enabled: false } })],
+    });
     await app.init();
     await expect(app.get(PushgatewayService).push()).rejects.toThrow(
       'PushgatewayService: no Pushgateway configured (PrometheusModule.forRoot({ pushgateway: { url, jobName } }))',
@@ -330,18 +372,40 @@ describe('PushgatewayService', () => {
 
 describe('options of this section fail at bootstrap with the option named', () => {
   const cases: [string, Parameters<typeof PrometheusModule.forRoot>[0], string][] = [
-    ['port out of range', { port: 70000 }, 'PrometheusModule options.port must be a whole number from 0 to 65535, not 70000'],
+    [
+      'port out of range',
+      { port: 70000 },
+      'PrometheusModule options.port must be a whole number from 0 to 65535, not 70000',
+    ],
     ['host without port', { host: '127.0.0.1' }, "PrometheusModule options.host needs a port (the metrics server's)"],
-    ['pushgateway url', { pushgateway: { url: 'not a url', jobName: 'j' } }, 'PrometheusModule options.pushgateway.url must be an http(s) URL, not "not a url"'],
-    ['pushgateway job', { pushgateway: { url: 'http://gw:9091', jobName: '' } }, 'PrometheusModule options.pushgateway.jobName must be a non-empty string'],
-    ['pushgateway grouping', { pushgateway: { url: 'http://gw:9091', jobName: 'j', groupings: { 'bad-name': 'x' } } }, 'bad-name'],
-    ['cluster timeout', { cluster: { timeoutMs: -1 } }, 'PrometheusModule options.cluster.timeoutMs must be a number > 0'],
+    [
+      'pushgateway url',
+      { pushgateway: { url: 'not a url', jobName: 'j' } },
+      'PrometheusModule options.pushgateway.url must be an http(s) URL, not "not a url"',
+    ],
+    [
+      'pushgateway job',
+      { pushgateway: { url: 'http://gw:9091', jobName: '' } },
+      'PrometheusModule options.pushgateway.jobName must be a non-empty string',
+    ],
+    [
+      'pushgateway grouping',
+      { pushgateway: { url: 'http://gw:9091', jobName: 'j', groupings: { 'bad-name': 'x' } } },
+      'bad-name',
+    ],
+    [
+      'cluster timeout',
+      { cluster: { timeoutMs: -1 } },
+      'PrometheusModule options.cluster.timeoutMs must be a number > 0',
+    ],
   ];
   it.each(cases)('%s', async (_name, options, message) => {
     await expect(
-      createContext({ imports: [PrometheusModule.forRoot({ registry: new Registry(), defaultMetrics: { enabled: false }, ...options })] }).then(
-        a => a.init(),
-      ),
+      createContext({
+        imports: [
+          PrometheusModule.forRoot({ registry: new Registry(), defaultMetrics: { enabled: false }, ...options }),
+        ],
+      }).then(a => a.init()),
     ).rejects.toThrow(message);
   });
 });

@@ -155,9 +155,7 @@ function plan(i: number, withAborts: boolean): Planned {
 }
 
 type Outcome =
-  | { kind: 'answered'; status: number; body: string }
-  | { kind: 'aborted' }
-  | { kind: 'error'; error: Error };
+  { kind: 'answered'; status: number; body: string } | { kind: 'aborted' } | { kind: 'error'; error: Error };
 
 function send(port: number, agent: http.Agent, p: Planned): Promise<Outcome> {
   return new Promise(resolve => {
@@ -180,7 +178,9 @@ function send(port: number, agent: http.Agent, p: Planned): Promise<Outcome> {
       clearTimeout(timer);
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => done({ kind: 'answered', status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      res.on('end', () =>
+        done({ kind: 'answered', status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+      );
       res.on('error', error => done(aborted ? { kind: 'aborted' } : { kind: 'error', error }));
     });
     req.on('error', error => done(aborted ? { kind: 'aborted' } : { kind: 'error', error }));
@@ -294,7 +294,10 @@ class ServerOracle {
 }
 
 async function startApp(adapter: AdapterName): Promise<{ app: INestApplication; port: number; oracle: ServerOracle }> {
-  const app = await createApp(adapter, { imports: [isolatedPrometheus(new Registry())], controllers: [StressController] });
+  const app = await createApp(adapter, {
+    imports: [isolatedPrometheus(new Registry())],
+    controllers: [StressController],
+  });
   await app.listen(0, '127.0.0.1');
   const server = app.getHttpServer() as http.Server;
   const oracle = new ServerOracle();
@@ -392,7 +395,9 @@ describe.each(ADAPTERS)('HTTP metrics under load on %s', adapter => {
     expect(counted499).toBe(oracle499);
     expect(counted499).toBeLessThanOrEqual(aborted);
     // Only the slow route is ever aborted.
-    expect(Object.keys(requestCounts(exp)).filter(k => k.endsWith(' 499') && !k.startsWith('GET /stress/slow '))).toEqual([]);
+    expect(
+      Object.keys(requestCounts(exp)).filter(k => k.endsWith(' 499') && !k.startsWith('GET /stress/slow ')),
+    ).toEqual([]);
 
     // Statuses no client abandoned: exactly what the clients received.
     for (const status of [201, 400, 403, 404, 500]) {
@@ -406,7 +411,9 @@ describe.each(ADAPTERS)('HTTP metrics under load on %s', adapter => {
     expect(sumOf(exp, REQUESTS, { status_code: '200' })).toBe((received[200] ?? 0) + finishedThenAborted);
 
     // Exceptions: every 500 was a StressBoomError on /stress/boom, and nothing else.
-    const exceptions = findSamples(exp, EXCEPTIONS).map(s => `${s.labels.method} ${s.labels.route} ${s.labels.exception} ${s.value}`);
+    const exceptions = findSamples(exp, EXCEPTIONS).map(
+      s => `${s.labels.method} ${s.labels.route} ${s.labels.exception} ${s.value}`,
+    );
     expect(exceptions).toEqual([`GET /stress/boom StressBoomError ${received[500] ?? 0}`]);
     expect(sampleValue(exp, EXCEPTIONS, { exception: 'StressBoomError' })).toBe(received[500]);
 
@@ -421,7 +428,8 @@ describe.each(ADAPTERS)('HTTP metrics under load on %s', adapter => {
     for (const s of findSamples(exp, REQUESTS)) {
       const count = sampleValue(exp, `${DURATION}_count`, s.labels);
       const inf = sampleValue(exp, `${DURATION}_bucket`, { ...s.labels, le: '+Inf' });
-      if (count !== s.value || inf !== s.value) mismatched.push(`${JSON.stringify(s.labels)}: ${s.value} vs ${count}/${inf}`);
+      if (count !== s.value || inf !== s.value)
+        mismatched.push(`${JSON.stringify(s.labels)}: ${s.value} vs ${count}/${inf}`);
     }
     expect(mismatched).toEqual([]);
     expect(findSamples(exp, `${DURATION}_count`)).toHaveLength(findSamples(exp, REQUESTS).length);
@@ -463,7 +471,9 @@ describe.each(ADAPTERS)('HTTP metrics under load on %s', adapter => {
     );
 
     const bad = outcomes
-      .map((o, i) => (o.kind === 'answered' && o.status === plans[i].status ? null : `${plans[i].path}: ${JSON.stringify(o)}`))
+      .map((o, i) =>
+        o.kind === 'answered' && o.status === plans[i].status ? null : `${plans[i].path}: ${JSON.stringify(o)}`,
+      )
       .filter(x => x !== null);
     expect(bad).toEqual([]);
     expect(completedAfterConcurrent).toBeLessThan(N);

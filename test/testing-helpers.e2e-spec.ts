@@ -182,7 +182,11 @@ describe.each(ADAPTERS)('an app tested with nestjs-prom-metrics/testing (%s)', a
     const all = await getHistogram(app, 'http_request_duration_seconds', { route: '/orders' });
     expect(all.count).toBe(3);
     expect(Object.keys(all.buckets)).toContain('+Inf');
-    await expect(getHistogram(app, 'http_request_duration_seconds', { route: '/none' })).resolves.toEqual({ count: 0, sum: 0, buckets: {} });
+    await expect(getHistogram(app, 'http_request_duration_seconds', { route: '/none' })).resolves.toEqual({
+      count: 0,
+      sum: 0,
+      buckets: {},
+    });
 
     // What the helpers read is what Prometheus scrapes.
     const exp = await scrape(app);
@@ -202,8 +206,14 @@ describe.each(ADAPTERS)('an app tested with nestjs-prom-metrics/testing (%s)', a
 
     const gate = app.get(Gate);
     gate.close();
-    const held = request(server).get('/orders/held').then(res => res);
-    for (let i = 0; i < 400 && (await getMetricValue(app, 'http_requests_in_progress', { route: '/orders/held' })) !== 1; i++) {
+    const held = request(server)
+      .get('/orders/held')
+      .then(res => res);
+    for (
+      let i = 0;
+      i < 400 && (await getMetricValue(app, 'http_requests_in_progress', { route: '/orders/held' })) !== 1;
+      i++
+    ) {
       await sleep(5);
     }
     expect(await getMetricValue(app, 'http_requests_in_progress', { route: '/orders/held' })).toBe(1);
@@ -245,13 +255,21 @@ describe.each(ADAPTERS)('an app tested with nestjs-prom-metrics/testing (%s)', a
     await expect(getMetricValue(app, 'orders_lookup_seconds')).rejects.toThrow(
       'getMetricValue: "orders_lookup_seconds" is a summary: use getHistogram(), or ask for orders_lookup_seconds_count or orders_lookup_seconds_sum',
     );
-    await expect(getMetricValue(app, 'orders_refunded_total')).rejects.toThrow('getMetricValue: no metric "orders_refunded_total" in the registry');
-    await expect(getHistogram(app, 'orders_refunded_seconds')).rejects.toThrow('getHistogram: no metric "orders_refunded_seconds" in the registry');
+    await expect(getMetricValue(app, 'orders_refunded_total')).rejects.toThrow(
+      'getMetricValue: no metric "orders_refunded_total" in the registry',
+    );
+    await expect(getHistogram(app, 'orders_refunded_seconds')).rejects.toThrow(
+      'getHistogram: no metric "orders_refunded_seconds" in the registry',
+    );
     await expect(getHistogram(app, 'http_request_duration_seconds_count')).rejects.toThrow(
       'getHistogram: no metric "http_request_duration_seconds_count" in the registry',
     );
-    await expect(getHistogram(app, 'http_requests_total')).rejects.toThrow('getHistogram: "http_requests_total" is a counter, not a histogram');
-    await expect(getHistogram(app, 'orders_lookup_seconds')).rejects.toThrow('getHistogram: "orders_lookup_seconds" is a summary, not a histogram');
+    await expect(getHistogram(app, 'http_requests_total')).rejects.toThrow(
+      'getHistogram: "http_requests_total" is a counter, not a histogram',
+    );
+    await expect(getHistogram(app, 'orders_lookup_seconds')).rejects.toThrow(
+      'getHistogram: "orders_lookup_seconds" is a summary, not a histogram',
+    );
   });
 });
 
@@ -266,7 +284,10 @@ class PingController {
 describe.each(ADAPTERS)('helpers on an app with a registry of its own (%s)', adapter => {
   it('read the registry the module was given, from the app or from the registry itself', async () => {
     const registry = new Registry();
-    @Module({ imports: [PrometheusModule.forRoot({ registry, defaultMetrics: { enabled: false } })], controllers: [PingController] })
+    @Module({
+      imports: [PrometheusModule.forRoot({ registry, defaultMetrics: { enabled: false } })],
+      controllers: [PingController],
+    })
     class OwnRegistryModule {}
     const app = await bootstrap(adapter, [OwnRegistryModule]);
     try {

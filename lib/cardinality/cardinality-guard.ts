@@ -44,7 +44,12 @@ export class CardinalityGuard {
         declaredBy: 'PrometheusModule (maxSeriesPerMetric)',
       },
       SeriesCounter,
-      () => new SeriesCounter(OVERFLOW_METRIC, 'Samples recorded under the __overflow__ series because their metric reached maxSeriesPerMetric', ['metric']),
+      () =>
+        new SeriesCounter(
+          OVERFLOW_METRIC,
+          'Samples recorded under the __overflow__ series because their metric reached maxSeriesPerMetric',
+          ['metric'],
+        ),
     );
   }
 
@@ -91,7 +96,8 @@ export class CardinalityGuard {
     let seen = admitted.get(metric);
     if (!seen) admitted.set(metric, (seen = new Set()));
     // JSON, not a join: a separator inside a value must not make two label sets one key.
-    const key = labelNames.length === 1 ? String(labels[labelNames[0]]) : JSON.stringify(labelNames.map(n => labels[n]));
+    const key =
+      labelNames.length === 1 ? String(labels[labelNames[0]]) : JSON.stringify(labelNames.map(n => labels[n]));
     if (seen.has(key)) return labels;
     if (seen.size < this.limits.maxSeries) {
       seen.add(key);

@@ -74,7 +74,11 @@ export class ClusterWorker implements OnModuleInit, OnApplicationShutdown {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new Error(`the cluster primary did not answer within ${wait} ms (did it call PrometheusCluster.setupPrimary()?)`));
+        reject(
+          new Error(
+            `the cluster primary did not answer within ${wait} ms (did it call PrometheusCluster.setupPrimary()?)`,
+          ),
+        );
       }, wait);
       this.pending.set(id, { resolve, reject, timer });
       process.send?.({ type: CLUSTER_SCRAPE_REQUEST, id, accept, names }, undefined, undefined, error => {

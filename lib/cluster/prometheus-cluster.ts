@@ -61,7 +61,9 @@ export class PrometheusCluster {
     if (!cluster.isPrimary) throw new Error('PrometheusCluster.setupPrimary() must be called in the cluster primary');
     const timeoutMs = options.timeoutMs ?? DEFAULT_CLUSTER_TIMEOUT_MS;
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-      throw new Error(`PrometheusCluster.setupPrimary(): timeoutMs must be a positive number, not ${String(timeoutMs)}`);
+      throw new Error(
+        `PrometheusCluster.setupPrimary(): timeoutMs must be a positive number, not ${String(timeoutMs)}`,
+      );
     }
     const primary = new PrometheusCluster(cluster, timeoutMs);
     if (options.port !== undefined) {
@@ -110,7 +112,9 @@ export class PrometheusCluster {
         cluster.off('exit', onGone);
         cluster.off('disconnect', onGone);
         if (waiting.size > 0) {
-          this.logger.warn(`${waiting.size} worker(s) did not send their metrics within ${this.timeoutMs} ms: left out of this scrape`);
+          this.logger.warn(
+            `${waiting.size} worker(s) did not send their metrics within ${this.timeoutMs} ms: left out of this scrape`,
+          );
         }
         resolve(results);
       };
@@ -147,7 +151,8 @@ export class PrometheusCluster {
     if (message?.type === CLUSTER_WORKER_READY) this.ready.add(worker.id);
     if (message?.type !== CLUSTER_SCRAPE_REQUEST) return;
     const reply = (answer: object) => {
-      if (worker.isConnected()) worker.send({ type: CLUSTER_SCRAPE_RESPONSE, id: message.id, ...answer }, undefined, () => undefined);
+      if (worker.isConnected())
+        worker.send({ type: CLUSTER_SCRAPE_RESPONSE, id: message.id, ...answer }, undefined, () => undefined);
     };
     this.metrics(message.accept, Array.isArray(message.names) ? message.names : undefined).then(
       rendered => reply(rendered),

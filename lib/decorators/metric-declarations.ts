@@ -8,10 +8,7 @@ import type { MetricKind } from '../metrics/series-metric.js';
 import { METRIC_DECORATORS_METADATA } from '../prometheus.constants.js';
 
 export type MetricDecoratorOptions =
-  | CounterDecoratorOptions
-  | GaugeDecoratorOptions
-  | HistogramDecoratorOptions
-  | SummaryDecoratorOptions;
+  CounterDecoratorOptions | GaugeDecoratorOptions | HistogramDecoratorOptions | SummaryDecoratorOptions;
 
 /** What one metric decorator stores: the same object for every method one decorator value is put on. */
 export interface MetricDeclaration {

@@ -17,7 +17,11 @@ function header(req: IncomingMessage, name: string): string | undefined {
  * A bare HTTP server that answers GET (and HEAD) `path` with the exposition and every other
  * request with 404, so that nothing but metrics is reachable on the metrics port.
  */
-export function createMetricsHttpServer(path: string, scrape: ScrapeHandlerFn, onError: (error: unknown) => void): Server {
+export function createMetricsHttpServer(
+  path: string,
+  scrape: ScrapeHandlerFn,
+  onError: (error: unknown) => void,
+): Server {
   return createServer((req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -27,7 +31,9 @@ export function createMetricsHttpServer(path: string, scrape: ScrapeHandlerFn, o
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('Method Not Allowed\n');
+      res
+        .writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' })
+        .end('Method Not Allowed\n');
       return;
     }
     scrape(header(req, 'accept'), header(req, 'accept-encoding'), requestedNames(url)).then(

@@ -1,13 +1,4 @@
-import {
-  Controller,
-  Get,
-  Inject,
-  NotFoundException,
-  Req,
-  Res,
-  type Type,
-  VERSION_NEUTRAL,
-} from '@nestjs/common';
+import { Controller, Get, Inject, NotFoundException, Req, Res, type Type, VERSION_NEUTRAL } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { DoNotTrack } from '../decorators/do-not-track.decorator.js';
 import { PROMETHEUS_OPTIONS, SWAGGER_EXCLUDE_CONTROLLER_METADATA } from '../prometheus.constants.js';

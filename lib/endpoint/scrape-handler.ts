@@ -10,7 +10,11 @@ export class ScrapeHandler {
   constructor(private readonly source: ClusterWorker) {}
 
   /** `names`: only these metric families (`?name[]=`). */
-  async scrape(accept: string | undefined, acceptEncoding: string | undefined, names?: string[]): Promise<ScrapeResponse> {
+  async scrape(
+    accept: string | undefined,
+    acceptEncoding: string | undefined,
+    names?: string[],
+  ): Promise<ScrapeResponse> {
     let rendered;
     try {
       rendered = await this.source.render(accept, names);

@@ -11,7 +11,10 @@ export interface ScrapeResponse {
 }
 
 /** The response to a scrape: the exposition, gzipped when the scraper accepts it (Prometheus does). */
-export async function scrapeResponse(rendered: RenderedMetrics, acceptEncoding: string | undefined): Promise<ScrapeResponse> {
+export async function scrapeResponse(
+  rendered: RenderedMetrics,
+  acceptEncoding: string | undefined,
+): Promise<ScrapeResponse> {
   const headers: Record<string, string> = {
     'Content-Type': rendered.contentType,
     'Cache-Control': 'no-store',
@@ -26,5 +29,9 @@ export async function scrapeResponse(rendered: RenderedMetrics, acceptEncoding: 
 
 /** A scrape that could not be answered: Prometheus records the target as down (`up == 0`). */
 export function scrapeFailure(status: number, message: string): ScrapeResponse {
-  return { status, headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' }, body: `${message}\n` };
+  return {
+    status,
+    headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' },
+    body: `${message}\n`,
+  };
 }

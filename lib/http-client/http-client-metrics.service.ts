@@ -51,7 +51,13 @@ export class HttpClientMetricsService implements OnModuleInit, OnApplicationShut
 
   private createMetrics(o: ResolvedHttpClientOptions): HttpClientMetrics {
     const registry = this.prometheus.registry;
-    const def = (type: MetricDefinition['type'], name: string, help: string, labelNames: string[], buckets?: readonly number[]) => ({
+    const def = (
+      type: MetricDefinition['type'],
+      name: string,
+      help: string,
+      labelNames: string[],
+      buckets?: readonly number[],
+    ) => ({
       type,
       name,
       help,
@@ -70,14 +76,23 @@ export class HttpClientMetricsService implements OnModuleInit, OnApplicationShut
     const labels = ['method', 'host', 'status_code'];
     const errorLabels = ['method', 'host', 'error'];
     const metrics: HttpClientMetrics = {
-      requests: ensureMetric(registry, def('counter', names.requests, requestsHelp, labels), SeriesCounter, () =>
-        new SeriesCounter(names.requests, requestsHelp, labels),
+      requests: ensureMetric(
+        registry,
+        def('counter', names.requests, requestsHelp, labels),
+        SeriesCounter,
+        () => new SeriesCounter(names.requests, requestsHelp, labels),
       ),
-      duration: ensureMetric(registry, def('histogram', names.duration, durationHelp, labels, o.buckets), SeriesHistogram, () =>
-        new SeriesHistogram(names.duration, durationHelp, labels, o.buckets),
+      duration: ensureMetric(
+        registry,
+        def('histogram', names.duration, durationHelp, labels, o.buckets),
+        SeriesHistogram,
+        () => new SeriesHistogram(names.duration, durationHelp, labels, o.buckets),
       ),
-      errors: ensureMetric(registry, def('counter', names.errors, errorsHelp, errorLabels), SeriesCounter, () =>
-        new SeriesCounter(names.errors, errorsHelp, errorLabels),
+      errors: ensureMetric(
+        registry,
+        def('counter', names.errors, errorsHelp, errorLabels),
+        SeriesCounter,
+        () => new SeriesCounter(names.errors, errorsHelp, errorLabels),
       ),
     };
     for (const metric of Object.values(metrics)) metric.limitBy(this.guard);

@@ -30,7 +30,10 @@ export interface ExpressAdapterLike extends RequestHookHost<ExpressRequest, Expr
   getInstance(): unknown;
 }
 type ExpressRequest = IncomingMessage & RecordedRequest & { route?: ExpressRoute; originalUrl?: string };
-type ExpressResponse = ServerResponse & { req: ExpressRequest; locals?: Record<symbol, RouteSeries | null | undefined> };
+type ExpressResponse = ServerResponse & {
+  req: ExpressRequest;
+  locals?: Record<symbol, RouteSeries | null | undefined>;
+};
 
 // The series whose in-progress gauge a request's route handler incremented, in `res.locals` (a
 // dictionary Express creates per request, where a property costs no map change).

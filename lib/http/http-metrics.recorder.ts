@@ -70,7 +70,12 @@ export class HttpMetricsRecorder {
   }
 
   /** The series of a route the router matched, keyed by the router's own route object. */
-  routeSeries<K>(key: K, template: string, method: string, inspector: RouteInspector<K> | undefined): RouteSeries | null {
+  routeSeries<K>(
+    key: K,
+    template: string,
+    method: string,
+    inspector: RouteInspector<K> | undefined,
+  ): RouteSeries | null {
     let byMethod = this.routes.get(key);
     if (byMethod === undefined) {
       byMethod = new Map();

@@ -33,7 +33,12 @@ export class HttpMetrics {
     const counter = (name: string | false, help: string, labelNames: string[]) =>
       name === false
         ? undefined
-        : ensureMetric(registry, def('counter', name, help, labelNames), SeriesCounter, () => new SeriesCounter(name, help, labelNames));
+        : ensureMetric(
+            registry,
+            def('counter', name, help, labelNames),
+            SeriesCounter,
+            () => new SeriesCounter(name, help, labelNames),
+          );
     const histogram = (name: string | false, help: string, labelNames: string[], buckets: readonly number[]) =>
       name === false
         ? undefined
@@ -68,7 +73,12 @@ export class HttpMetrics {
         ) as Summary<string>;
       }
     } else {
-      this.duration = histogram(names.duration, durationHelp, ['method', 'route', 'status_code', ...extra], options.buckets);
+      this.duration = histogram(
+        names.duration,
+        durationHelp,
+        ['method', 'route', 'status_code', ...extra],
+        options.buckets,
+      );
     }
     const inProgress = names.inProgress;
     this.inProgress =
@@ -97,7 +107,14 @@ export class HttpMetrics {
       ['method', 'route', ...extra],
       options.sizeBuckets,
     );
-    for (const metric of [this.requests, this.duration, this.inProgress, this.exceptions, this.requestSize, this.responseSize]) {
+    for (const metric of [
+      this.requests,
+      this.duration,
+      this.inProgress,
+      this.exceptions,
+      this.requestSize,
+      this.responseSize,
+    ]) {
       metric?.limitBy(guard);
     }
   }

@@ -22,11 +22,7 @@ type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
  * - flags each route in its Fastify route config as a controller route (routes that plugins add,
  *   such as CORS preflight, are counted as unmatched, as on Express).
  */
-export function prepareRoutes(
-  discovery: DiscoveryService,
-  scanner: MetadataScanner,
-  reflector: Reflector,
-): object[] {
+export function prepareRoutes(discovery: DiscoveryService, scanner: MetadataScanner, reflector: Reflector): object[] {
   // Where route- and controller-level exception filters are declared, for `observeExceptionFilters`.
   const filterHolders: object[] = [];
   for (const wrapper of discovery.getControllers()) {

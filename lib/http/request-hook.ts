@@ -10,7 +10,10 @@ export interface RequestHookHost<A, B> {
  * Runs `start` first in the adapter's request hook, keeping a hook that is already set. Returns
  * false when the adapter has no request hook (NestJS 11.0).
  */
-export function startInRequestHook<A, B>(adapter: RequestHookHost<A, B>, start: (first: A, second: B) => void): boolean {
+export function startInRequestHook<A, B>(
+  adapter: RequestHookHost<A, B>,
+  start: (first: A, second: B) => void,
+): boolean {
   if (typeof adapter.setOnRequestHook !== 'function') return false;
   const previous = adapter.onRequestHook;
   adapter.setOnRequestHook(

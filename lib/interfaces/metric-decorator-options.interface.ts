@@ -1,4 +1,9 @@
-import type { CounterConfiguration, GaugeConfiguration, HistogramConfiguration, SummaryConfiguration } from 'prom-client';
+import type {
+  CounterConfiguration,
+  GaugeConfiguration,
+  HistogramConfiguration,
+  SummaryConfiguration,
+} from 'prom-client';
 
 /** What a label function sees of one call of a decorated method. */
 export interface MetricCallContext<TInstance = unknown> {
@@ -23,23 +28,19 @@ interface MetricDecoratorBase {
 }
 
 export interface CounterDecoratorOptions
-  extends Omit<CounterConfiguration<string>, 'labelNames' | 'collect' | 'registers'>,
-    MetricDecoratorBase {
+  extends Omit<CounterConfiguration<string>, 'labelNames' | 'collect' | 'registers'>, MetricDecoratorBase {
   /** Which completed calls to count: all (default), only failed ones, or only successful ones. */
   on?: 'always' | 'error' | 'success';
 }
 
 export interface HistogramDecoratorOptions
-  extends Omit<HistogramConfiguration<string>, 'labelNames' | 'collect' | 'registers'>,
-    MetricDecoratorBase {}
+  extends Omit<HistogramConfiguration<string>, 'labelNames' | 'collect' | 'registers'>, MetricDecoratorBase {}
 
 export interface SummaryDecoratorOptions
-  extends Omit<SummaryConfiguration<string>, 'labelNames' | 'collect' | 'registers'>,
-    MetricDecoratorBase {}
+  extends Omit<SummaryConfiguration<string>, 'labelNames' | 'collect' | 'registers'>, MetricDecoratorBase {}
 
 export interface GaugeDecoratorOptions
-  extends Omit<GaugeConfiguration<string>, 'labelNames' | 'collect' | 'registers'>,
-    MetricDecoratorBase {}
+  extends Omit<GaugeConfiguration<string>, 'labelNames' | 'collect' | 'registers'>, MetricDecoratorBase {}
 
 /** A metric declared with `PrometheusModule.forFeature()`. */
 export type MetricProviderDefinition =

@@ -28,7 +28,8 @@ export class MethodMetric {
   ) {
     for (const [name, value] of Object.entries(labels)) {
       if (typeof value === 'function') this.dynamicLabels.push([name, value]);
-      else if (typeof value === 'string' || typeof value === 'number') this.staticLabels[name] = guard.labelValue(value);
+      else if (typeof value === 'string' || typeof value === 'number')
+        this.staticLabels[name] = guard.labelValue(value);
       else throw new Error(`${where}: label "${name}" must be a string, a number or a function`);
     }
     this.labelNames = Object.keys(labels).sort();
@@ -51,7 +52,9 @@ export class MethodMetric {
     for (const [name, fn] of this.dynamicLabels) {
       try {
         const value = fn(context);
-        labels[name] = this.guard.labelValue(typeof value === 'number' || typeof value === 'string' ? value : String(value));
+        labels[name] = this.guard.labelValue(
+          typeof value === 'number' || typeof value === 'string' ? value : String(value),
+        );
       } catch (error) {
         labels[name] = 'error';
         this.warn(`label "${name}" threw: ${(error as Error)?.message ?? String(error)}`);

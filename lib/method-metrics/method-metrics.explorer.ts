@@ -20,7 +20,6 @@ type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
 // Static label sets already started at 0, so a second app in the process does not reset them.
 const started = new WeakMap<object, Set<string>>();
 
-
 /**
  * Finds the methods that carry metric decorators, on controllers and providers, and replaces each
  * on its instance with a measured wrapper: once, at bootstrap. Controllers are instrumented before
@@ -95,7 +94,8 @@ export class MethodMetricsExplorer implements OnModuleInit {
       this.instrumentInstance(wrapper, wrapper.instance, isController);
     } else {
       const type: unknown = wrapper.metatype;
-      const prototype = typeof type === 'function' ? (type.prototype as Record<string, unknown> | undefined) : undefined;
+      const prototype =
+        typeof type === 'function' ? (type.prototype as Record<string, unknown> | undefined) : undefined;
       if (!prototype || this.instrumented.has(prototype)) return;
       this.instrumented.add(prototype);
       // Created per request: the class's prototype is instrumented; an app that bootstraps later
@@ -115,7 +115,11 @@ export class MethodMetricsExplorer implements OnModuleInit {
   }
 
   /** Replaces each decorated method found from `prototype` with its measured wrapper on `holder`. */
-  private instrumentMethods(holder: Record<string, unknown>, prototype: Record<string, unknown>, isController: boolean): void {
+  private instrumentMethods(
+    holder: Record<string, unknown>,
+    prototype: Record<string, unknown>,
+    isController: boolean,
+  ): void {
     const type = prototype.constructor as { name?: string } | undefined;
     const className = type?.name ?? 'anonymous';
     const classDeclarations = isController ? declarationsOf(type) : [];
@@ -129,7 +133,10 @@ export class MethodMetricsExplorer implements OnModuleInit {
       if (declarations.length === 0) continue;
       const where = `${className}.${name}`;
       const metrics = declarations.map(d => this.methodMetric(d, where));
-      const current = { gauges: metrics.filter(m => m.type === 'gauge'), finals: metrics.filter(m => m.type !== 'gauge') };
+      const current = {
+        gauges: metrics.filter(m => m.type === 'gauge'),
+        finals: metrics.filter(m => m.type !== 'gauge'),
+      };
       const ref = metricsRefOf(method);
       if (ref) {
         // A request-scoped class that another app instrumented: record into this app's metrics.

@@ -62,13 +62,14 @@ export function ensureMetric<M extends object>(
     definitions.set(metric, def);
     return metric;
   }
-  const previous: Pick<MetricDefinition, 'type' | 'name' | 'labelNames' | 'buckets' | 'declaredBy'> =
-    definitions.get(existing) ?? {
-      type: (existing.type ?? 'unknown') as MetricKind,
-      name: existing.name,
-      labelNames: existing.labelNames ?? [],
-      declaredBy: 'another registration in this registry',
-    };
+  const previous: Pick<MetricDefinition, 'type' | 'name' | 'labelNames' | 'buckets' | 'declaredBy'> = definitions.get(
+    existing,
+  ) ?? {
+    type: (existing.type ?? 'unknown') as MetricKind,
+    name: existing.name,
+    labelNames: existing.labelNames ?? [],
+    declaredBy: 'another registration in this registry',
+  };
   const compatible =
     previous.type === def.type &&
     sameLabels(previous.labelNames, def.labelNames) &&

@@ -1,11 +1,4 @@
-import {
-  Counter,
-  Gauge,
-  Histogram,
-  type MetricConfiguration,
-  type Registry,
-  Summary,
-} from 'prom-client';
+import { Counter, Gauge, Histogram, type MetricConfiguration, type Registry, Summary } from 'prom-client';
 import { ensureMetric } from './metric-registrar.js';
 import type { MetricKind } from './series-metric.js';
 
@@ -23,7 +16,12 @@ const DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 export function ensurePromMetric(
   registry: Registry,
   type: MetricKind,
-  config: MetricConfiguration<string> & { buckets?: number[]; percentiles?: number[]; maxAgeSeconds?: number; ageBuckets?: number },
+  config: MetricConfiguration<string> & {
+    buckets?: number[];
+    percentiles?: number[];
+    maxAgeSeconds?: number;
+    ageBuckets?: number;
+  },
   declaredBy: string,
 ): PromMetric {
   const kind = KINDS[type] as unknown as new (config: MetricConfiguration<string>) => PromMetric;

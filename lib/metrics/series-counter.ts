@@ -41,6 +41,8 @@ export class SeriesCounter extends SeriesMetric<CounterSeries> {
     s.exemplar = undefined;
   }
   protected collect(s: CounterSeries, out: Sample[]): void {
-    out.push(s.exemplar ? { labels: s.labels, value: s.value, exemplar: s.exemplar } : { labels: s.labels, value: s.value });
+    out.push(
+      s.exemplar ? { labels: s.labels, value: s.value, exemplar: s.exemplar } : { labels: s.labels, value: s.value },
+    );
   }
 }

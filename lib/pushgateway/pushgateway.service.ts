@@ -82,7 +82,9 @@ export class PushgatewayService implements OnModuleInit, OnModuleDestroy, OnAppl
     // One push at a time: a slow gateway must not pile up requests.
     if (this.inFlight) await this.inFlight.catch(() => undefined);
     this.inFlight = this.push().catch((error: unknown) => {
-      this.logger.error(`Pushgateway ${what} to ${this.config?.url} failed: ${(error as Error)?.message ?? String(error)}`);
+      this.logger.error(
+        `Pushgateway ${what} to ${this.config?.url} failed: ${(error as Error)?.message ?? String(error)}`,
+      );
     });
     await this.inFlight;
     this.inFlight = undefined;
@@ -91,7 +93,9 @@ export class PushgatewayService implements OnModuleInit, OnModuleDestroy, OnAppl
   private async send(method: 'push' | 'pushAdd' | 'delete', options: PushOptions = {}): Promise<void> {
     const config = this.config;
     if (!config || !this.agent) {
-      throw new Error('PushgatewayService: no Pushgateway configured (PrometheusModule.forRoot({ pushgateway: { url, jobName } }))');
+      throw new Error(
+        'PushgatewayService: no Pushgateway configured (PrometheusModule.forRoot({ pushgateway: { url, jobName } }))',
+      );
     }
     const groupings = { ...config.groupings, ...(options.groupings ?? {}) };
     await gatewayRequest({

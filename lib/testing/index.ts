@@ -1,1 +1,7 @@
-export { getHistogram, getMetricValue, type HistogramValue, type MetricsSource, resetMetrics } from './metric-values.js';
+export {
+  getHistogram,
+  getMetricValue,
+  type HistogramValue,
+  type MetricsSource,
+  resetMetrics,
+} from './metric-values.js';

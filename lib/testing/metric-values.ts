@@ -36,7 +36,9 @@ async function find(source: MetricsSource, name: string): Promise<{ metric: Metr
   const exact = metrics.find(m => m.name === name);
   if (exact) return { metric: exact, sample: name };
   // `x_count`, `x_sum`, `x_bucket` of a histogram or summary `x`.
-  const base = metrics.find(m => name.startsWith(`${m.name}_`) && ['_count', '_sum', '_bucket'].includes(name.slice(m.name.length)));
+  const base = metrics.find(
+    m => name.startsWith(`${m.name}_`) && ['_count', '_sum', '_bucket'].includes(name.slice(m.name.length)),
+  );
   return base ? { metric: base, sample: name } : undefined;
 }
 
@@ -52,7 +54,9 @@ export async function getMetricValue(source: MetricsSource, name: string, labels
   const type = String(metric.type);
   const compound = type === 'histogram' || type === 'summary';
   if (compound && sample === metric.name) {
-    throw new Error(`getMetricValue: "${name}" is a ${type}: use getHistogram(), or ask for ${name}_count or ${name}_sum`);
+    throw new Error(
+      `getMetricValue: "${name}" is a ${type}: use getHistogram(), or ask for ${name}_count or ${name}_sum`,
+    );
   }
   let total = 0;
   for (const value of metric.values as ValueJson[]) {
@@ -65,7 +69,8 @@ export async function getMetricValue(source: MetricsSource, name: string, labels
 export async function getHistogram(source: MetricsSource, name: string, labels: Labels = {}): Promise<HistogramValue> {
   const found = await find(source, name);
   if (!found || found.metric.name !== name) throw new Error(`getHistogram: no metric "${name}" in the registry`);
-  if (String(found.metric.type) !== 'histogram') throw new Error(`getHistogram: "${name}" is a ${found.metric.type}, not a histogram`);
+  if (String(found.metric.type) !== 'histogram')
+    throw new Error(`getHistogram: "${name}" is a ${found.metric.type}, not a histogram`);
   const result: HistogramValue = { count: 0, sum: 0, buckets: {} };
   for (const value of found.metric.values as ValueJson[]) {
     if (!matches(value, labels)) continue;

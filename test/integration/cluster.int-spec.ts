@@ -6,7 +6,15 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseExposition, sumOf } from '../utils/exposition.js';
-import { expectStatus, freePort, httpRequest, type ManagedProcess, runRequests, spawnSampleScript, waitFor } from './harness.js';
+import {
+  expectStatus,
+  freePort,
+  httpRequest,
+  type ManagedProcess,
+  runRequests,
+  spawnSampleScript,
+  waitFor,
+} from './harness.js';
 
 const WORKERS = 2;
 
@@ -48,8 +56,12 @@ describe('the sample app on a Node cluster', () => {
   }
 
   /** GET /metrics on the app port, on a new connection (so on any worker), parsed strictly. */
-  async function scrape(format: 'prometheus' | 'openmetrics' = 'prometheus', base = url): Promise<ReturnType<typeof parseExposition>> {
-    const headers: Record<string, string> = format === 'openmetrics' ? { accept: 'application/openmetrics-text; version=1.0.0' } : {};
+  async function scrape(
+    format: 'prometheus' | 'openmetrics' = 'prometheus',
+    base = url,
+  ): Promise<ReturnType<typeof parseExposition>> {
+    const headers: Record<string, string> =
+      format === 'openmetrics' ? { accept: 'application/openmetrics-text; version=1.0.0' } : {};
     const res = await httpRequest(`${base}/metrics`, { headers, newConnection: true });
     expectStatus(res, 200, `GET ${base}/metrics`);
     return parseExposition(res.body, format);
@@ -67,7 +79,12 @@ describe('the sample app on a Node cluster', () => {
     const metricsPort = await freePort();
     url = `http://127.0.0.1:${port}`;
     primaryMetricsUrl = `http://127.0.0.1:${metricsPort}`;
-    cluster = spawnSampleScript('cluster.js', { PORT: String(port), METRICS_PORT: String(metricsPort), HOST: '127.0.0.1', WORKERS: String(WORKERS) });
+    cluster = spawnSampleScript('cluster.js', {
+      PORT: String(port),
+      METRICS_PORT: String(metricsPort),
+      HOST: '127.0.0.1',
+      WORKERS: String(WORKERS),
+    });
     try {
       await waitFor(`${WORKERS} cluster workers serving ${url}`, async () => {
         if (cluster.child.exitCode !== null) throw new Error(`the cluster exited (${cluster.child.exitCode})`);
@@ -76,7 +93,7 @@ describe('the sample app on a Node cluster', () => {
       const health = await httpRequest(`${url}/health`, { newConnection: true });
       expectStatus(health, 200, 'GET /health');
     } catch (err) {
-      throw new Error(`${(err as Error).message}\n--- cluster output ---\n${cluster.output()}`);
+      throw new Error(`${(err as Error).message}\n--- cluster output ---\n${cluster.output()}`, { cause: err });
     }
     for (const pid of servingWorkers()) seenWorkers.add(pid);
   });
@@ -120,7 +137,11 @@ describe('the sample app on a Node cluster', () => {
     expect(before).toBeGreaterThan(0);
     const [victim, survivor] = servingWorkers();
     process.kill(victim);
-    await waitFor(`worker ${victim} to exit`, async () => !isAlive(victim) || !childPids(cluster.child.pid ?? -1).includes(victim), 15000);
+    await waitFor(
+      `worker ${victim} to exit`,
+      async () => !isAlive(victim) || !childPids(cluster.child.pid ?? -1).includes(victim),
+      15000,
+    );
 
     // Right after the kill (the replacement may still be booting): the survivor's counts only.
     // Connections were round-robined over both workers, so each served some of them.

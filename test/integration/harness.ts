@@ -6,7 +6,16 @@
  * kills whatever is left, so a failing test leaves no server behind.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants as fsConstants, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants as fsConstants,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -73,7 +82,11 @@ export interface ManagedProcess {
 }
 
 /** Spawns a tracked child process whose output is kept for error messages. */
-export function spawnManaged(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): ManagedProcess {
+export function spawnManaged(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): ManagedProcess {
   installExitHandler();
   const [file, argv] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'SIGKILL', '--', command, ...args]] : [command, args];
   const child = spawn(file, argv, {
@@ -159,7 +172,13 @@ export interface HttpResponse {
  */
 export function httpRequest(
   url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string; newConnection?: boolean; timeoutMs?: number } = {},
+  options: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    newConnection?: boolean;
+    timeoutMs?: number;
+  } = {},
 ): Promise<HttpResponse> {
   return new Promise((res, rej) => {
     const headers: Record<string, string> = { ...options.headers };
@@ -171,11 +190,19 @@ export function httpRequest(
       response => {
         const chunks: Buffer[] = [];
         response.on('data', (c: Buffer) => chunks.push(c));
-        response.on('end', () => res({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        response.on('end', () =>
+          res({
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
         response.on('error', rej);
       },
     );
-    req.setTimeout(options.timeoutMs ?? 15000, () => req.destroy(new Error(`timeout: ${options.method ?? 'GET'} ${url}`)));
+    req.setTimeout(options.timeoutMs ?? 15000, () =>
+      req.destroy(new Error(`timeout: ${options.method ?? 'GET'} ${url}`)),
+    );
     req.on('error', rej);
     req.end(options.body);
   });
@@ -184,7 +211,12 @@ export function httpRequest(
 const keepAliveAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 
 /** Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 30000,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -195,7 +227,9 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
       lastError = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+      );
     }
     await sleep(everyMs);
   }
@@ -206,7 +240,9 @@ async function waitUntilUp(name: string, url: string, proc: ManagedProcess, time
     `${name} at ${url}`,
     async () => {
       if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
-        throw new ExitedEarly(`${name} exited (${proc.child.exitCode ?? proc.child.signalCode}) before it was ready:\n${proc.output()}`);
+        throw new ExitedEarly(
+          `${name} exited (${proc.child.exitCode ?? proc.child.signalCode}) before it was ready:\n${proc.output()}`,
+        );
       }
       try {
         const r = await httpRequest(url, { timeoutMs: 2000, newConnection: true });
@@ -245,7 +281,13 @@ async function startOnFreePort<T>(name: string, start: (port: number) => Promise
 let binaries: { prometheus: string; promtool: string; pushgateway: string } | undefined;
 
 function findBinary(names: string[]): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/bin', '/usr/local/bin', '/usr/sbin', '/bin'];
+  const dirs = [
+    ...(process.env.PATH ?? '').split(':').filter(Boolean),
+    '/usr/bin',
+    '/usr/local/bin',
+    '/usr/sbin',
+    '/bin',
+  ];
   for (const name of names) {
     for (const dir of dirs) {
       const candidate = join(dir, name);
@@ -291,6 +333,7 @@ export function ensureBinaries(): { prometheus: string; promtool: string; pushga
       throw new Error(
         `prometheus/promtool/pushgateway are not installed and apt-get could not install them ` +
           `(apt-get install prometheus prometheus-pushgateway): ${e.message}\n${e.stderr?.toString() ?? ''}`,
+        { cause: err },
       );
     }
     found = lookUpBinaries();
@@ -413,7 +456,8 @@ export async function startPrometheus(opts: {
     } catch {
       throw new Error(`Prometheus answered ${res.status} to ${expr}: ${res.body}`);
     }
-    if (body.status !== 'success' || !body.data) throw new Error(`query ${expr} failed: ${body.errorType}: ${body.error}`);
+    if (body.status !== 'success' || !body.data)
+      throw new Error(`query ${expr} failed: ${body.errorType}: ${body.error}`);
     return body.data;
   }
 
@@ -427,7 +471,8 @@ export async function startPrometheus(opts: {
     },
     async query(expr) {
       const data = await api(expr);
-      if (data.resultType !== 'vector') throw new Error(`query ${expr} gave a ${data.resultType}, not a vector (use queryRaw)`);
+      if (data.resultType !== 'vector')
+        throw new Error(`query ${expr} gave a ${data.resultType}, not a vector (use queryRaw)`);
       return data.result as Array<{ metric: Record<string, string>; value: [number, string] }>;
     },
     async waitForScrapes(n, timeoutMs = Math.max(30000, n * interval * 1000 * 5)) {
@@ -448,8 +493,11 @@ export async function startPrometheus(opts: {
         );
       } catch (err) {
         // Say why: the targets' health and last scrape error.
-        const targetsInfo = await httpRequest(`${url}/api/v1/targets`).then(r => r.body, e => String(e));
-        throw new Error(`${(err as Error).message}\ntargets: ${targetsInfo}`);
+        const targetsInfo = await httpRequest(`${url}/api/v1/targets`).then(
+          r => r.body,
+          e => String(e),
+        );
+        throw new Error(`${(err as Error).message}\ntargets: ${targetsInfo}`, { cause: err });
       }
     },
     async stop() {
@@ -467,10 +515,19 @@ export async function startPrometheus(opts: {
  * Starts a Pushgateway (no persistence, admin API on) on 127.0.0.1:<free port>; resolves once
  * `/-/ready` answers. `wipe()` deletes every group.
  */
-export async function startPushgateway(): Promise<{ url: string; stop(): Promise<void>; wipe(): Promise<void>; output(): string }> {
+export async function startPushgateway(): Promise<{
+  url: string;
+  stop(): Promise<void>;
+  wipe(): Promise<void>;
+  output(): string;
+}> {
   const bin = ensureBinaries().pushgateway;
   return startOnFreePort('pushgateway', async port => {
-    const proc = spawnManaged(bin, [`--web.listen-address=127.0.0.1:${port}`, '--web.enable-admin-api', '--log.level=info']);
+    const proc = spawnManaged(bin, [
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--web.enable-admin-api',
+      '--log.level=info',
+    ]);
     const url = `http://127.0.0.1:${port}`;
     try {
       await waitUntilUp('pushgateway', `${url}/-/ready`, proc);
@@ -517,12 +574,16 @@ export function buildSample(): void {
     return existsSync(out) && statSync(out).mtimeMs >= sources;
   });
   if (fresh) return;
-  const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'sample', 'tsconfig.json')], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: childEnv(),
-    timeout: 180000,
-  });
+  const tsc = spawnSync(
+    process.execPath,
+    [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'sample', 'tsconfig.json')],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: childEnv(),
+      timeout: 180000,
+    },
+  );
   // Exit 2: type errors, JavaScript emitted all the same. Type errors are `npm run typecheck`'s
   // business (and may be a work in progress in lib/): say so, and test the emitted code.
   if (tsc.status === 2) {
@@ -536,7 +597,8 @@ export function buildSample(): void {
 export function spawnSampleScript(script: string, env: Record<string, string>): ManagedProcess {
   buildSample();
   const file = join(ROOT, 'dist', 'sample', 'sample', script);
-  if (!existsSync(file)) throw new Error(`${file} does not exist (is sample/${script.replace(/\.js$/, '.ts')} written?)`);
+  if (!existsSync(file))
+    throw new Error(`${file} does not exist (is sample/${script.replace(/\.js$/, '.ts')} written?)`);
   return spawnManaged(process.execPath, [file], { env: childEnv(env) });
 }
 
@@ -570,7 +632,11 @@ export async function startSampleApp(opts: { adapter?: 'express' | 'fastify' } =
 // Traffic
 
 /** Runs `fn(i)` for i in [0, count) with at most `concurrency` calls in flight; resolves when all are done. */
-export async function runRequests(count: number, concurrency: number, fn: (i: number) => Promise<unknown>): Promise<void> {
+export async function runRequests(
+  count: number,
+  concurrency: number,
+  fn: (i: number) => Promise<unknown>,
+): Promise<void> {
   let next = 0;
   const workers = Array.from({ length: Math.min(concurrency, count) }, async () => {
     while (next < count) {
@@ -583,7 +649,8 @@ export async function runRequests(count: number, concurrency: number, fn: (i: nu
 
 /** Asserts the status of a response (with its body in the error message). */
 export function expectStatus(res: HttpResponse, status: number, what: string): void {
-  if (res.status !== status) throw new Error(`${what}: expected ${status}, got ${res.status}: ${res.body.slice(0, 500)}`);
+  if (res.status !== status)
+    throw new Error(`${what}: expected ${status}, got ${res.status}: ${res.body.slice(0, 500)}`);
 }
 
 // ---------------------------------------------------------------------------------------------

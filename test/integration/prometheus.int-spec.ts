@@ -23,7 +23,11 @@ async function valueOf(prom: PrometheusServer, expr: string): Promise<number | u
 }
 
 async function placeOrder(app: SampleApp, amount = 10): Promise<void> {
-  const res = await httpRequest(`${app.url}/api/v1/orders`, { method: 'POST', headers: ORDER_HEADERS, body: JSON.stringify({ amount }) });
+  const res = await httpRequest(`${app.url}/api/v1/orders`, {
+    method: 'POST',
+    headers: ORDER_HEADERS,
+    body: JSON.stringify({ amount }),
+  });
   expectStatus(res, 201, 'POST /api/v1/orders');
 }
 
@@ -36,7 +40,11 @@ let prom: PrometheusServer;
 beforeAll(async () => {
   apps.express = await startSampleApp({ adapter: 'express' });
   apps.fastify = await startSampleApp({ adapter: 'fastify' });
-  prom = await startPrometheus({ targets: [apps.express.url, apps.fastify.url], scrapeIntervalSeconds: 1, jobName: 'sample' });
+  prom = await startPrometheus({
+    targets: [apps.express.url, apps.fastify.url],
+    scrapeIntervalSeconds: 1,
+    jobName: 'sample',
+  });
 });
 
 afterAll(async () => {
@@ -85,8 +93,14 @@ describe.each(ADAPTERS)('sample app on %s scraped by Prometheus', adapter => {
 
     await prom.waitForScrapes(2);
     expect(await valueOf(prom, `sum(http_requests_total${on('method="GET",route="/api/v1/users"')})`)).toBe(30);
-    const byStatus = await prom.query(`sum by (status_code) (http_requests_total${on('method="GET",route="/api/v1/users/:id"')})`);
-    expect(Object.fromEntries(byStatus.map(r => [r.metric.status_code, Number(r.value[1])]))).toEqual({ '200': 20, '404': 6, '400': 3 });
+    const byStatus = await prom.query(
+      `sum by (status_code) (http_requests_total${on('method="GET",route="/api/v1/users/:id"')})`,
+    );
+    expect(Object.fromEntries(byStatus.map(r => [r.metric.status_code, Number(r.value[1])]))).toEqual({
+      '200': 20,
+      '404': 6,
+      '400': 3,
+    });
     expect(await valueOf(prom, `sum(http_requests_total${on('route="__unmatched__",status_code="404"')})`)).toBe(4);
     expect(await prom.query(`http_requests_total${on('route=~"/metrics|/health"')}`)).toEqual([]);
     // Everything counted is what was sent (health probes excluded), after more scrapes too:
@@ -95,11 +109,21 @@ describe.each(ADAPTERS)('sample app on %s scraped by Prometheus', adapter => {
     await prom.waitForScrapes(2);
     expect(await valueOf(prom, `sum(http_requests_total${on()})`)).toBe(before + 63);
     // The histogram's count agrees with the counter, series by series.
-    expect(await prom.query(`http_requests_total${on()} - on (method, route, status_code) http_request_duration_seconds_count${on()} != 0`)).toEqual([]);
+    expect(
+      await prom.query(
+        `http_requests_total${on()} - on (method, route, status_code) http_request_duration_seconds_count${on()} != 0`,
+      ),
+    ).toEqual([]);
     // The series carry the scrape's target labels and the app's default label.
     const series = await prom.query(`http_requests_total${on('route="/api/v1/users"')}`);
     expect(series).toHaveLength(1);
-    expect(series[0].metric).toMatchObject({ job: 'sample', instance, app: 'sample', method: 'GET', status_code: '200' });
+    expect(series[0].metric).toMatchObject({
+      job: 'sample',
+      instance,
+      app: 'sample',
+      method: 'GET',
+      status_code: '200',
+    });
   });
 
   it('histogram_quantile over the duration buckets matches the observed durations (POST /api/v1/orders sleeps 5-25 ms)', async () => {
@@ -111,7 +135,10 @@ describe.each(ADAPTERS)('sample app on %s scraped by Prometheus', adapter => {
     const promBuckets = await prom.query(`sum by (le) (${selector})`);
     // The same buckets read straight from the app (no traffic to this route since the scrapes).
     const direct = parseExposition((await httpRequest(`${app.url}/metrics`)).body);
-    const directBuckets = findSamples(direct, 'http_request_duration_seconds_bucket', { method: 'POST', route: '/api/v1/orders' });
+    const directBuckets = findSamples(direct, 'http_request_duration_seconds_bucket', {
+      method: 'POST',
+      route: '/api/v1/orders',
+    });
     expect(directBuckets.length).toBeGreaterThan(0);
     const cumulative = new Map<number, number>();
     for (const s of directBuckets) {
@@ -152,7 +179,8 @@ describe.each(ADAPTERS)('sample app on %s scraped by Prometheus', adapter => {
     const idle = await prom.query(`http_requests_in_progress${on()}`);
     expect(idle.length).toBeGreaterThan(0);
     expect(idle.filter(r => Number(r.value[1]) !== 0)).toEqual([]);
-    const countBefore = (await valueOf(prom, `sum(http_requests_total${on('method="POST",route="/api/v1/orders"')})`)) ?? 0;
+    const countBefore =
+      (await valueOf(prom, `sum(http_requests_total${on('method="POST",route="/api/v1/orders"')})`)) ?? 0;
 
     // Load: `concurrency` clients each keep one order request (5-25 ms of sleep in the handler)
     // in flight, back to back, until Prometheus has scraped 3 times during the load.
@@ -179,6 +207,8 @@ describe.each(ADAPTERS)('sample app on %s scraped by Prometheus', adapter => {
     expect(peak).toBeLessThanOrEqual(concurrency);
     expect(await valueOf(prom, inProgress)).toBe(0);
     expect(await valueOf(prom, `sum(http_requests_in_progress${on()})`)).toBe(0);
-    expect(await valueOf(prom, `sum(http_requests_total${on('method="POST",route="/api/v1/orders"')})`)).toBe(countBefore + sent);
+    expect(await valueOf(prom, `sum(http_requests_total${on('method="POST",route="/api/v1/orders"')})`)).toBe(
+      countBefore + sent,
+    );
   });
 });

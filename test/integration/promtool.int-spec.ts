@@ -11,7 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { parseExposition, sampleValue, sumOf } from '../utils/exposition.js';
-import { addOpenMetricsTimestamps, expectStatus, httpRequest, promtool, type SampleApp, startSampleApp } from './harness.js';
+import {
+  addOpenMetricsTimestamps,
+  expectStatus,
+  httpRequest,
+  promtool,
+  type SampleApp,
+  startSampleApp,
+} from './harness.js';
 
 const OPENMETRICS = 'application/openmetrics-text; version=1.0.0';
 
@@ -36,7 +43,11 @@ async function traffic(app: SampleApp): Promise<number> {
     ['GET', '/api/v1/nowhere', 404],
   ];
   for (const [method, path, status, headers, body] of calls) {
-    const res = await httpRequest(app.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await httpRequest(app.url + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     expectStatus(res, status, `${method} ${path}`);
   }
   return calls.length;
@@ -116,7 +127,16 @@ describe.each(['express', 'fastify'] as const)('promtool on the sample app on %s
     const own = withoutFamilies(text, defaults);
     // What is left: the HTTP metrics, the decorator and injected metrics, app_info.
     const families = [...parseExposition(own).families.keys()];
-    expect(families).toEqual(expect.arrayContaining(['http_requests_total', 'http_request_duration_seconds', 'http_requests_in_progress', 'orders_payment_seconds', 'orders_lookup_seconds', 'app_info']));
+    expect(families).toEqual(
+      expect.arrayContaining([
+        'http_requests_total',
+        'http_request_duration_seconds',
+        'http_requests_in_progress',
+        'orders_payment_seconds',
+        'orders_lookup_seconds',
+        'app_info',
+      ]),
+    );
     expect(families.filter(f => defaults.has(f))).toEqual([]);
     expect(lint(own)).toEqual({ code: 0, output: '' });
   });
@@ -138,7 +158,11 @@ describe.each(['express', 'fastify'] as const)('promtool on the sample app on %s
       const result = promtool(['tsdb', 'create-blocks-from', 'openmetrics', input, join(dir, 'blocks')]);
       expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
       // One block; its row: ULID, min time, max time, duration, samples, chunks, series, size.
-      const rows = result.stdout.trim().split('\n').slice(1).map(l => l.trim().split(/\s+/));
+      const rows = result.stdout
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map(l => l.trim().split(/\s+/));
       expect(rows).toHaveLength(1);
       expect(Number(rows[0][4])).toBe(samples);
       expect(Number(rows[0][6])).toBe(samples);

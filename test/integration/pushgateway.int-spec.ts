@@ -3,7 +3,13 @@
  * (batch jobs) push their registry; what the gateway then serves is read back from its /metrics.
  */
 import 'reflect-metadata';
-import { Injectable, type INestApplicationContext, type LoggerService, Module, type ModuleMetadata } from '@nestjs/common';
+import {
+  Injectable,
+  type INestApplicationContext,
+  type LoggerService,
+  Module,
+  type ModuleMetadata,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Registry } from 'prom-client';
 import { Counter, PrometheusModule, type PushgatewayOptions, PushgatewayService } from '../../lib/index.js';
@@ -22,7 +28,11 @@ interface Logs {
 }
 
 /** An application context (no HTTP) with the module on a registry of its own, logging into `logs`. */
-async function batchContext(pushgateway: PushgatewayOptions, logs: Logs = { errors: [], warnings: [] }, extra: ModuleMetadata = {}): Promise<INestApplicationContext> {
+async function batchContext(
+  pushgateway: PushgatewayOptions,
+  logs: Logs = { errors: [], warnings: [] },
+  extra: ModuleMetadata = {},
+): Promise<INestApplicationContext> {
   const logger: LoggerService = {
     log: () => undefined,
     debug: () => undefined,
@@ -52,7 +62,11 @@ async function gatewayMetrics(): Promise<Exposition> {
 
 /** Pushes text-format metrics to a group by hand (curl-style), as another job would. */
 async function pushByHand(method: 'PUT' | 'POST', path: string, body: string): Promise<void> {
-  const res = await httpRequest(`${gateway.url}/metrics/${path}`, { method, headers: { 'content-type': 'text/plain; version=0.0.4' }, body });
+  const res = await httpRequest(`${gateway.url}/metrics/${path}`, {
+    method,
+    headers: { 'content-type': 'text/plain; version=0.0.4' },
+    body,
+  });
   expectStatus(res, 200, `${method} /metrics/${path}`);
 }
 
@@ -67,7 +81,10 @@ afterAll(async () => {
 describe('PushgatewayService with a real Pushgateway', () => {
   it('a batch job that ends pushes its final counts on app.close(), under its job and grouping labels', async () => {
     const logs: Logs = { errors: [], warnings: [] };
-    const app = await batchContext({ url: gateway.url, jobName: 'nightly import', groupings: { instance: 'worker-1', region: 'eu' } }, logs);
+    const app = await batchContext(
+      { url: gateway.url, jobName: 'nightly import', groupings: { instance: 'worker-1', region: 'eu' } },
+      logs,
+    );
     const k = 7;
     for (let i = 0; i < k; i++) app.get(BatchJob).processItem();
     await app.close();
@@ -77,7 +94,10 @@ describe('PushgatewayService with a real Pushgateway', () => {
     expect(sampleValue(exp, 'batch_items_total', group)).toBe(k);
     expect(sampleValue(exp, 'push_time_seconds', group)).toBeGreaterThan(Date.now() / 1000 - 60);
     expect(sampleValue(exp, 'push_failure_time_seconds', group)).toBe(0);
-    expect(exp.families.get('batch_items_total')).toMatchObject({ type: 'counter', help: 'Items processed by the batch job' });
+    expect(exp.families.get('batch_items_total')).toMatchObject({
+      type: 'counter',
+      help: 'Items processed by the batch job',
+    });
     expect(logs.errors).toEqual([]);
   });
 
@@ -120,16 +140,29 @@ describe('PushgatewayService with a real Pushgateway', () => {
     try {
       const job = app.get(BatchJob);
       for (let i = 0; i < 4; i++) job.processItem();
-      await waitFor('the periodic push of 4', async () => sampleValue(await gatewayMetrics(), 'batch_items_total', { job: 'periodic' }) === 4, 5000);
+      await waitFor(
+        'the periodic push of 4',
+        async () => sampleValue(await gatewayMetrics(), 'batch_items_total', { job: 'periodic' }) === 4,
+        5000,
+      );
       for (let i = 0; i < 3; i++) job.processItem();
-      await waitFor('the periodic push of 7', async () => sampleValue(await gatewayMetrics(), 'batch_items_total', { job: 'periodic' }) === 7, 5000);
+      await waitFor(
+        'the periodic push of 7',
+        async () => sampleValue(await gatewayMetrics(), 'batch_items_total', { job: 'periodic' }) === 7,
+        5000,
+      );
     } finally {
       await app.close();
     }
   });
 
   it('a job name and grouping label values with a slash reach the gateway as they are', async () => {
-    const app = await batchContext({ url: gateway.url, jobName: 'reports/daily', groupings: { shard: 'eu/1' }, pushOnShutdown: false });
+    const app = await batchContext({
+      url: gateway.url,
+      jobName: 'reports/daily',
+      groupings: { shard: 'eu/1' },
+      pushOnShutdown: false,
+    });
     try {
       app.get(BatchJob).processItem();
       await app.get(PushgatewayService).push();
@@ -142,7 +175,11 @@ describe('PushgatewayService with a real Pushgateway', () => {
   it('push() rejects when the gateway refuses the push (400: a metric inconsistent with another group)', async () => {
     // Another job pushed batch_items_total as a gauge: the gateway rejects our counter of that name.
     await gateway.wipe();
-    await pushByHand('PUT', 'job/conflicting', '# HELP batch_items_total Something else\n# TYPE batch_items_total gauge\nbatch_items_total 1\n');
+    await pushByHand(
+      'PUT',
+      'job/conflicting',
+      '# HELP batch_items_total Something else\n# TYPE batch_items_total gauge\nbatch_items_total 1\n',
+    );
     const app = await batchContext({ url: gateway.url, jobName: 'rejected', pushOnShutdown: false });
     try {
       app.get(BatchJob).processItem();
@@ -166,7 +203,10 @@ describe('PushgatewayService with a real Pushgateway', () => {
     const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
     realProcess().on('unhandledRejection', onUnhandled);
     try {
-      const app = await batchContext({ url: `http://127.0.0.1:${port}`, jobName: 'unreachable', intervalMs: 100, timeoutMs: 1000 }, logs);
+      const app = await batchContext(
+        { url: `http://127.0.0.1:${port}`, jobName: 'unreachable', intervalMs: 100, timeoutMs: 1000 },
+        logs,
+      );
       await expect(app.get(PushgatewayService).pushAdd()).rejects.toThrow(/ECONNREFUSED/);
       app.get(BatchJob).processItem();
       await sleep(450);

@@ -36,7 +36,11 @@ class ItemsController {
 class UsersController {
   /** A label fed from the request: one series per user id, up to the cap. */
   @Get(':userId/orders')
-  @Counter({ name: 'soak_user_orders_total', help: 'Order lookups by user', labels: { user: ctx => String(ctx.args[0]) } })
+  @Counter({
+    name: 'soak_user_orders_total',
+    help: 'Order lookups by user',
+    labels: { user: ctx => String(ctx.args[0]) },
+  })
   orders(@Param('userId') userId: string): { user: string; orders: number[] } {
     return { user: userId, orders: [1, 2, 3] };
   }
@@ -64,7 +68,8 @@ function countRoutes(): number {
   for (const controller of CONTROLLERS) {
     for (const name of Object.getOwnPropertyNames(controller.prototype)) {
       const handler = (controller.prototype as Record<string, unknown>)[name];
-      if (name !== 'constructor' && typeof handler === 'function' && Reflect.getMetadata('path', handler) !== undefined) routes++;
+      if (name !== 'constructor' && typeof handler === 'function' && Reflect.getMetadata('path', handler) !== undefined)
+        routes++;
     }
   }
   return routes;

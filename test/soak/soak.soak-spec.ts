@@ -109,7 +109,11 @@ async function scrape(port: number, agent: http.Agent): Promise<Exposition> {
       .get({ host: '127.0.0.1', port, path: '/metrics', agent }, res => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString()) : reject(new Error(`/metrics: ${res.statusCode}`))));
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve(Buffer.concat(chunks).toString())
+            : reject(new Error(`/metrics: ${res.statusCode}`)),
+        );
       })
       .on('error', reject);
   });
@@ -125,7 +129,14 @@ interface Tally {
 }
 
 /** Sends requests `from`..`from + count - 1`, `CONCURRENCY` at a time; `every` runs after each `SCRAPE_EVERY`. */
-async function drive(port: number, agent: http.Agent, from: number, count: number, tally: Tally, every?: () => Promise<void>): Promise<void> {
+async function drive(
+  port: number,
+  agent: http.Agent,
+  from: number,
+  count: number,
+  tally: Tally,
+  every?: () => Promise<void>,
+): Promise<void> {
   let next = from;
   const end = from + count;
   let sinceCheck = 0;
@@ -154,9 +165,13 @@ const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
 
 beforeAll(() => {
   // The server and the library as they are now, compiled apart from dist/esm.
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'test/soak/tsconfig.json')], {
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'test/soak/tsconfig.json')],
+    {
+      stdio: 'inherit',
+    },
+  );
 }, 120_000);
 
 describe.each(['express', 'fastify'])('soak on %s', adapter => {
@@ -172,7 +187,12 @@ describe.each(['express', 'fastify'])('soak on %s', adapter => {
     child = await startChild(adapter);
     const { port, routes } = child;
     agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY + 2 });
-    const tally: Tally = { sent: 0, byKind: { item: 0, list: 0, user: 0, search: 0, unmatched: 0 }, failed: 0, failures: [] };
+    const tally: Tally = {
+      sent: 0,
+      byKind: { item: 0, list: 0, user: 0, search: 0, unmatched: 0 },
+      failed: 0,
+      failures: [],
+    };
 
     // Warm-up: every route and the decorator's cap reached, JIT and pools settled.
     const t0 = performance.now();
@@ -214,7 +234,13 @@ describe.each(['express', 'fastify'])('soak on %s', adapter => {
     // Bounded series, at every scrape: routes + 1 (the unmatched one); the decorator at cap + 1.
     expect(seriesSeen.length).toBeGreaterThanOrEqual(5);
     expect(Math.max(...seriesSeen, series.length)).toBeLessThanOrEqual(routes + 1);
-    expect(series.map(s => s.labels.route).sort()).toEqual(['/items', '/items/:id', '/search', '/users/:userId/orders', '__unmatched__']);
+    expect(series.map(s => s.labels.route).sort()).toEqual([
+      '/items',
+      '/items/:id',
+      '/search',
+      '/users/:userId/orders',
+      '__unmatched__',
+    ]);
     expect(Math.max(...userSeriesSeen, userSeries.length)).toBe(CAP + 1);
 
     // Every request counted; the decorator's series sum to its calls, the overflow holding the rest.

@@ -101,7 +101,17 @@ export function parseExposition(text: string, format: 'prometheus' | 'openmetric
         family.help = rest;
       } else if (kind === 'TYPE') {
         if (family.type !== undefined) throw new Error(`second TYPE for ${name}`);
-        const types = ['counter', 'gauge', 'histogram', 'summary', 'untyped', 'unknown', 'info', 'stateset', 'gaugehistogram'];
+        const types = [
+          'counter',
+          'gauge',
+          'histogram',
+          'summary',
+          'untyped',
+          'unknown',
+          'info',
+          'stateset',
+          'gaugehistogram',
+        ];
         if (!types.includes(rest)) throw new Error(`bad TYPE "${rest}" for ${name}`);
         family.type = rest;
       }

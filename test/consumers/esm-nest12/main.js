@@ -64,7 +64,7 @@ async function main() {
   const contentType = res.headers.get('content-type') ?? '';
   if (!contentType.startsWith('text/plain')) fail(`GET /metrics: content-type ${contentType}`);
   if (!body.split('\n').includes(EXPECTED)) {
-    const found = body.split('\n').filter((line) => line.startsWith('http_requests_total'));
+    const found = body.split('\n').filter(line => line.startsWith('http_requests_total'));
     fail(`/metrics lacks the line\n  ${EXPECTED}\nhttp_requests_total lines:\n  ${found.join('\n  ') || '(none)'}`);
   }
   // The testing entry point resolves under this module system too.
@@ -76,5 +76,5 @@ async function main() {
 
 main().then(
   () => process.exit(0),
-  (error) => fail(error instanceof Error ? (error.stack ?? error.message) : String(error)),
+  error => fail(error instanceof Error ? (error.stack ?? error.message) : String(error)),
 );
