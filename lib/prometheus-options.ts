@@ -8,6 +8,7 @@ import type {
   HttpRequestInfo,
   PrometheusModuleOptions,
   PushgatewayOptions,
+  TransportMetricsOptions,
 } from './interfaces/index.js';
 import { DEFAULT_CLUSTER_TIMEOUT_MS } from './cluster/cluster.constants.js';
 import { assertBuckets, assertLabelName, assertMetricName } from './metrics/metric-names.js';
@@ -53,6 +54,12 @@ const HTTP_METRIC_NAMES: Record<HttpMetricKey, string> = {
 /** Labels the default HTTP metrics use themselves, or Prometheus reserves. */
 const RESERVED_HTTP_LABELS = ['method', 'route', 'status_code', 'exception', 'le', 'quantile'];
 
+export interface ResolvedTransportOptions {
+  prefix: string;
+  buckets: readonly number[];
+  exclude: readonly (string | RegExp)[];
+}
+
 export interface ResolvedHttpClientOptions {
   prefix: string;
   hosts?: readonly (string | RegExp)[];
@@ -84,6 +91,9 @@ export interface ResolvedPrometheusOptions {
   pushgateway?: ResolvedPushgatewayOptions;
   cluster: false | { timeoutMs: number };
   httpClient: ResolvedHttpClientOptions | false;
+  rpc: ResolvedTransportOptions | false;
+  ws: ResolvedTransportOptions | false;
+  graphql: ResolvedTransportOptions | false;
   enabled: boolean;
 }
 
@@ -149,8 +159,29 @@ export function resolvePrometheusOptions(options: PrometheusModuleOptions = {}):
     pushgateway: options.pushgateway === undefined ? undefined : resolvePushgateway(options.pushgateway),
     cluster: resolveCluster(options.cluster),
     httpClient: resolveHttpClient(options.httpClient),
+    rpc: resolveTransport(options.rpc, 'rpc'),
+    ws: resolveTransport(options.ws, 'ws'),
+    graphql: resolveTransport(options.graphql, 'graphql'),
     enabled: true,
   };
+}
+
+function resolveTransport(
+  o: false | TransportMetricsOptions | undefined,
+  name: string,
+): ResolvedTransportOptions | false {
+  if (o === false) return false;
+  const where = `${WHERE}.${name}`;
+  if (o !== undefined && (typeof o !== 'object' || o === null)) throw new Error(`${where} must be false or an object`);
+  const prefix = o?.prefix ?? '';
+  if (prefix) assertMetricName(`${prefix}${name}_requests_total`, `${where}.prefix`);
+  const buckets = o?.buckets ?? DEFAULT_DURATION_BUCKETS;
+  assertBuckets(buckets, `${where}.buckets`);
+  for (const e of o?.exclude ?? []) {
+    if (typeof e !== 'string' && !(e instanceof RegExp))
+      throw new Error(`${where}.exclude: ${String(e)} is neither a string nor a RegExp`);
+  }
+  return { prefix, buckets: [...buckets], exclude: [...(o?.exclude ?? [])] };
 }
 
 /** `enabled: false`: checked like any options, then everything is off. */
@@ -169,6 +200,9 @@ export function resolveEnabledOptions(options: PrometheusModuleOptions = {}): Re
     pushgateway: undefined,
     cluster: false,
     httpClient: false,
+    rpc: false,
+    ws: false,
+    graphql: false,
   };
 }
 

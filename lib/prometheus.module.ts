@@ -5,6 +5,7 @@ import { ClusterWorker } from './cluster/cluster-worker.js';
 import { PrometheusMetricsServer } from './endpoint/metrics-server.js';
 import { ScrapeHandler } from './endpoint/scrape-handler.js';
 import { HttpClientMetricsService } from './http-client/http-client-metrics.service.js';
+import { TransportMetricsExplorer } from './transports/transport-metrics.explorer.js';
 import { PushgatewayService } from './pushgateway/pushgateway.service.js';
 import { createMetricsController, routeMetricsController } from './endpoint/metrics.controller.js';
 import { exceptionObserver } from './http/exception-spy.js';
@@ -53,6 +54,7 @@ const METRICS_ROUTE = Symbol('METRICS_ROUTE');
     PrometheusMetricsServer,
     PushgatewayService,
     HttpClientMetricsService,
+    TransportMetricsExplorer,
     // Sees exceptions of middleware and of the not-found handler (never catches: see exception-spy).
     { provide: APP_FILTER, useValue: exceptionObserver },
   ],

@@ -52,6 +52,8 @@ export class HttpMetricsRecorder {
   // Route identity (an Express Route, a token per Fastify route) -> method -> series; null: not counted.
   private readonly routes = new Map<unknown, Map<string, RouteSeries | null>>();
   private readonly reported = new Set<string>();
+  // Paths served outside Nest's router, each with the key its series are kept under.
+  private readonly knownRoutes = new Map<string, { path: string }>();
   private readonly logger = new Logger('PrometheusModule');
 
   constructor(
@@ -91,8 +93,18 @@ export class HttpMetricsRecorder {
     return series;
   }
 
+  /** A path that something other than Nest's router serves (the GraphQL endpoint): its own route label. */
+  addKnownRoute(path: string): void {
+    this.knownRoutes.set(path, { path });
+  }
+
   /** The series of a request that matched no route. */
   unmatchedSeries(method: string, url: string | undefined): RouteSeries | null {
+    if (this.knownRoutes.size > 0 && url !== undefined) {
+      const q = url.indexOf('?');
+      const known = this.knownRoutes.get(q === -1 ? url : url.slice(0, q));
+      if (known !== undefined) return this.routeSeries(known, known.path, method, undefined);
+    }
     if (this.options.unmatchedRoutes === 'ignore') return null;
     if (this.options.excludePaths.length > 0 && url !== undefined) {
       const q = url.indexOf('?');

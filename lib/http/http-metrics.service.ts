@@ -8,6 +8,8 @@ import {
   Reflector,
 } from '@nestjs/core';
 import { CardinalityGuard } from '../cardinality/cardinality-guard.js';
+import { TransportMetricsExplorer } from '../transports/transport-metrics.explorer.js';
+import { GRAPHQL_MODULE_OPTIONS } from '../transports/transport.constants.js';
 import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
 import { type ExpressAdapterLike, ExpressInstrumentation } from './express-instrumentation.js';
@@ -42,6 +44,7 @@ export class HttpMetricsService implements OnModuleInit {
     private readonly modules: ModulesContainer,
     private readonly moduleRef: ModuleRef,
     private readonly cardinality: CardinalityGuard,
+    private readonly transports: TransportMetricsExplorer,
   ) {}
 
   /** In `app.init()`, after every instance exists and before Nest registers the routes. */
@@ -58,6 +61,7 @@ export class HttpMetricsService implements OnModuleInit {
     }
     const filterHolders = prepareRoutes(this.discovery, this.scanner, this.reflector);
     const recorder = new HttpMetricsRecorder(new HttpMetrics(this.options.registry, http, this.cardinality), http);
+    if (this.transports.hasGraphql) recorder.addKnownRoute(this.graphqlPath());
     observeExceptionFilters(this.modules, this.moduleRef, filterHolders, (request, exception) =>
       recorder.noteException(request, exception),
     );
@@ -77,6 +81,17 @@ export class HttpMetricsService implements OnModuleInit {
       recorder.observeException(response);
       return reply.call(this, response, ...rest);
     };
+  }
+
+  /** The GraphQL module's endpoint: its driver serves it outside Nest's router. */
+  private graphqlPath(): string {
+    let path: unknown;
+    try {
+      path = (this.moduleRef.get(GRAPHQL_MODULE_OPTIONS, { strict: false }) as { path?: unknown } | undefined)?.path;
+    } catch {
+      // No GraphQL module options: the driver's default path.
+    }
+    return typeof path === 'string' && path !== '' ? (path.startsWith('/') ? path : `/${path}`) : '/graphql';
   }
 
   /** After Nest registered the routes. */

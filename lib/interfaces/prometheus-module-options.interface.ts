@@ -101,6 +101,16 @@ export interface HttpMetricsOptions {
   summary?: HttpLatencySummaryOptions;
 }
 
+/** Default metrics of a non-HTTP transport (microservices, WebSockets, GraphQL). */
+export interface TransportMetricsOptions {
+  /** Prepended to the family's metric names. */
+  prefix?: string;
+  /** Buckets of the duration histogram, in seconds. */
+  buckets?: number[];
+  /** Handlers to leave out: by pattern (`rpc`), event (`ws`) or root field (`graphql`), exactly or by RegExp. */
+  exclude?: (string | RegExp)[];
+}
+
 export interface HttpClientMetricsOptions {
   /** Record outgoing HTTP requests (fetch/undici, node:http and node:https). Default `false`. */
   enabled?: boolean;
@@ -173,6 +183,12 @@ export interface PrometheusModuleOptions {
   cluster?: boolean | ClusterWorkerOptions;
   /** Outbound HTTP request metrics. */
   httpClient?: HttpClientMetricsOptions;
+  /** Metrics of microservice message and event handlers; on when the app has some. `false` turns them off. */
+  rpc?: false | TransportMetricsOptions;
+  /** Metrics of WebSocket gateways; on when the app has some. `false` turns them off. */
+  ws?: false | TransportMetricsOptions;
+  /** Metrics of GraphQL root fields; on when the app has resolvers. `false` turns them off. */
+  graphql?: false | TransportMetricsOptions;
   /**
    * `false`: the module instruments nothing, collects nothing and serves nothing (metrics injected
    * with `@InjectMetric` still exist, so the app runs unchanged). Default `true`.

@@ -84,6 +84,19 @@ export class MethodMetricsExplorer implements OnModuleInit {
     return classes;
   }
 
+  /**
+   * Instruments a class's decorated methods on its prototype, before any instance exists: for
+   * handlers that Nest reads off the prototype (WebSocket gateways, GraphQL resolvers, microservice
+   * handlers), some of them before `configure()`.
+   */
+  instrumentPrototype(type: unknown): void {
+    if (!this.options.enabled || typeof type !== 'function') return;
+    const prototype = type.prototype as Record<string, unknown> | undefined;
+    if (!prototype || this.instrumented.has(prototype)) return;
+    this.instrumented.add(prototype);
+    this.instrumentMethods(prototype, prototype, false);
+  }
+
   private instrumentWrapper(wrapper: InstanceWrapper, isController: boolean): void {
     if (wrapper.isTransient) {
       // Each consumer of a transient provider gets its own instance.

@@ -1,0 +1,53 @@
+import type { CounterSeries } from '../metrics/series-counter.js';
+import type { GaugeSeries } from '../metrics/series-gauge.js';
+import type { HistogramSeries } from '../metrics/series-histogram.js';
+import type { TransportFamily } from './transport-family.js';
+
+interface OutcomeSeries {
+  readonly calls: CounterSeries;
+  readonly duration: HistogramSeries;
+}
+
+/** The series of one handler (a pattern, an event, a root field), resolved on its first call. */
+export class HandlerSeries {
+  private readonly success: OutcomeSeries;
+  private readonly error: OutcomeSeries;
+  private readonly inProgress?: GaugeSeries;
+  private readonly exceptions = new Map<string, CounterSeries>();
+
+  constructor(
+    private readonly family: TransportFamily,
+    private readonly values: readonly string[],
+  ) {
+    const { requests, duration, inProgress } = family.metrics;
+    this.success = { calls: requests.child([...values, 'success']), duration: duration.child([...values, 'success']) };
+    this.error = { calls: requests.child([...values, 'error']), duration: duration.child([...values, 'error']) };
+    this.inProgress = inProgress?.child(values.slice(0, family.inProgressLabels));
+  }
+
+  start(): number {
+    this.inProgress?.inc();
+    return performance.now();
+  }
+
+  end(start: number, failed: boolean, error?: unknown): void {
+    this.inProgress?.dec();
+    const outcome = failed ? this.error : this.success;
+    outcome.calls.inc();
+    outcome.duration.observe((performance.now() - start) / 1000);
+    const exceptions = this.family.metrics.exceptions;
+    if (!failed || exceptions === undefined) return;
+    const name = exceptionName(error);
+    let series = this.exceptions.get(name);
+    if (series === undefined) {
+      series = exceptions.child([...this.values.slice(0, this.family.exceptionLabels), name]);
+      this.exceptions.set(name, series);
+    }
+    series.inc();
+  }
+}
+
+function exceptionName(error: unknown): string {
+  if (typeof error === 'object' && error !== null) return error.constructor?.name || 'Object';
+  return typeof error;
+}

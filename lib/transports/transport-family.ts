@@ -1,0 +1,48 @@
+import type { SeriesCounter } from '../metrics/series-counter.js';
+import type { SeriesGauge } from '../metrics/series-gauge.js';
+import type { SeriesHistogram } from '../metrics/series-histogram.js';
+import type { ResolvedTransportOptions } from '../prometheus-options.js';
+import { HandlerSeries } from './handler-series.js';
+
+export interface TransportFamilyMetrics {
+  /** `<labels>, outcome` */
+  requests: SeriesCounter;
+  /** `<labels>, outcome` */
+  duration: SeriesHistogram;
+  /** The first `inProgressLabels` labels. */
+  inProgress?: SeriesGauge;
+  /** The first `exceptionLabels` labels, then `exception`. */
+  exceptions?: SeriesCounter;
+}
+
+/**
+ * The default metrics of one transport (microservices, WebSockets, GraphQL), and the series of
+ * each handler, resolved once per handler from what identifies it (pattern, event, root field).
+ */
+export class TransportFamily {
+  private readonly handlers = new WeakMap<object, HandlerSeries | null>();
+
+  constructor(
+    readonly metrics: TransportFamilyMetrics,
+    private readonly options: ResolvedTransportOptions,
+    /** Which label value `exclude` is matched against. */
+    private readonly excludeBy: number,
+    readonly inProgressLabels: number,
+    readonly exceptionLabels: number,
+  ) {}
+
+  /** The series of a handler, or `null` when `exclude` leaves it out; `labels` runs on its first call only. */
+  series(handler: object, labels: () => string[]): HandlerSeries | null {
+    let series = this.handlers.get(handler);
+    if (series === undefined) {
+      const values = labels();
+      series = this.isExcluded(values[this.excludeBy]) ? null : new HandlerSeries(this, values);
+      this.handlers.set(handler, series);
+    }
+    return series;
+  }
+
+  private isExcluded(value: string): boolean {
+    return this.options.exclude.some(e => (typeof e === 'string' ? e === value : ((e.lastIndex = 0), e.test(value))));
+  }
+}
