@@ -1,8 +1,14 @@
 import cluster from 'node:cluster';
-import { Module } from '@nestjs/common';
+import type { ApolloDriverConfig } from '@nestjs/apollo';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { GraphQLModule } from '@nestjs/graphql';
+import type { MercuriusDriverConfig } from '@nestjs/mercurius';
 import { Counter } from 'prom-client';
 import { type HttpRequestInfo, makeCounterProvider, PrometheusModule } from '../lib/index.js';
+import { CatalogResolver } from './catalog.resolver.js';
 import { HealthController } from './health.controller.js';
+import { NotificationsGateway } from './notifications.gateway.js';
+import { OrdersEventsController } from './orders-events.controller.js';
 import { OrdersController } from './orders.controller.js';
 import { OrdersService } from './orders.service.js';
 import { PaymentProvider } from './payment-provider.js';
@@ -30,11 +36,25 @@ const responseBytes = new Counter({
       cluster: cluster.isWorker,
     }),
   ],
-  controllers: [UsersController, OrdersController, HealthController],
+  controllers: [UsersController, OrdersController, HealthController, OrdersEventsController],
   providers: [
     OrdersService,
     PaymentProvider,
+    NotificationsGateway,
+    CatalogResolver,
     makeCounterProvider({ name: 'orders_refunds_total', help: 'Refunds, by reason', labelNames: ['reason'] }),
   ],
 })
-export class AppModule {}
+export class AppModule {
+  /** GraphQL on `/graphql`: Apollo on Express, Mercurius on Fastify (each driver loaded only when used). */
+  static async forAdapter(adapter: 'express' | 'fastify'): Promise<DynamicModule> {
+    if (adapter === 'fastify') {
+      const { MercuriusDriver } = await import('@nestjs/mercurius');
+      const graphql = GraphQLModule.forRoot<MercuriusDriverConfig>({ driver: MercuriusDriver, autoSchemaFile: true });
+      return { module: AppModule, imports: [graphql] };
+    }
+    const { ApolloDriver } = await import('@nestjs/apollo');
+    const graphql = GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, autoSchemaFile: true });
+    return { module: AppModule, imports: [graphql] };
+  }
+}

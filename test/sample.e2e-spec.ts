@@ -4,6 +4,7 @@ import { register } from 'prom-client';
 import request from 'supertest';
 import { createSampleApp } from '../sample/create-sample-app.js';
 import { ADAPTERS } from './utils/app.js';
+import { allowMercurius } from './utils/mercurius.js';
 import { findSamples, parseExposition, sampleValue, sumOf } from './utils/exposition.js';
 
 // The sample app serves prom-client's global registry, as a newcomer's app would.
@@ -11,6 +12,7 @@ describe.each(ADAPTERS)('sample app on %s', adapter => {
   let app: INestApplication;
 
   beforeAll(async () => {
+    if (adapter === 'fastify') await allowMercurius();
     // Zeroed, not cleared: the sample registers a metric of its own when its module loads.
     register.resetMetrics();
     app = await createSampleApp(adapter);
