@@ -1,7 +1,12 @@
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
+import { type ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { register } from 'prom-client';
+import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
+import WebSocket from 'ws';
 import { createSampleApp } from '../sample/create-sample-app.js';
 import { ADAPTERS } from './utils/app.js';
 import { allowMercurius } from './utils/mercurius.js';
@@ -73,3 +78,83 @@ describe.each(ADAPTERS)('sample app on %s', adapter => {
     );
   });
 });
+
+// `npm start` shows all four families: HTTP, microservice (TCP), WebSocket and GraphQL.
+describe.each(ADAPTERS)('sample app on %s, every transport', adapter => {
+  let app: INestApplication;
+  let client: ClientProxy;
+  let base: string;
+
+  beforeAll(async () => {
+    if (adapter === 'fastify') await allowMercurius();
+    register.resetMetrics();
+    const rpcPort = await freePort();
+    app = await createSampleApp(adapter, { rpcPort });
+    app.useLogger(false);
+    await app.startAllMicroservices();
+    await app.listen(0, '127.0.0.1');
+    base = `127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port: rpcPort } });
+  });
+  afterAll(async () => {
+    await client.close();
+    await app.close();
+  });
+
+  it('counts a microservice message and event, a WebSocket message and GraphQL root fields', async () => {
+    expect(await firstValueFrom(client.send({ cmd: 'orders.total' }, [1, 2, 3]))).toBe(6);
+    await firstValueFrom(client.emit('orders.shipped', { carrier: 'dhl' }));
+
+    const ws = new WebSocket(`ws://${base}/ws`);
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const pong = new Promise<string>(resolve => ws.once('message', data => resolve(String(data))));
+    ws.send(JSON.stringify({ event: 'ping', data: null }));
+    expect(JSON.parse(await pong)).toMatchObject({ event: 'pong' });
+    ws.close();
+
+    const gql = await request(`http://${base}`)
+      .post('/graphql')
+      .send({ query: 'mutation { addProduct(name: "Mouse") { id } } ' })
+      .expect(200);
+    expect(gql.body.data.addProduct.id).toBeGreaterThan(0);
+    await request(`http://${base}`).post('/graphql').send({ query: '{ products { name } }' }).expect(200);
+
+    // The event and the disconnect arrive on their own time.
+    let exp = parseExposition((await request(`http://${base}`).get('/metrics').expect(200)).text);
+    for (
+      let i = 0;
+      i < 50 &&
+      (sampleValue(exp, 'orders_shipped_total', { carrier: 'dhl' }) !== 1 || sumOf(exp, 'ws_connections') !== 0);
+      i++
+    ) {
+      await new Promise(resolve => setTimeout(resolve, 20));
+      exp = parseExposition((await request(`http://${base}`).get('/metrics').expect(200)).text);
+    }
+    const rpc = (pattern: string, kind: string) =>
+      sampleValue(exp, 'rpc_requests_total', { pattern, kind, outcome: 'success' });
+    expect(rpc('{"cmd":"orders.total"}', 'message')).toBe(1);
+    expect(rpc('orders.shipped', 'event')).toBe(1);
+    expect(sampleValue(exp, 'orders_shipped_total', { carrier: 'dhl' })).toBe(1);
+    expect(
+      sampleValue(exp, 'ws_messages_total', { gateway: 'NotificationsGateway', event: 'ping', outcome: 'success' }),
+    ).toBe(1);
+    expect(sampleValue(exp, 'ws_connections_total', { gateway: 'NotificationsGateway' })).toBe(1);
+    expect(sampleValue(exp, 'ws_connections', { gateway: 'NotificationsGateway' })).toBe(0);
+    const gqlCount = (type: string, field: string) =>
+      sampleValue(exp, 'graphql_requests_total', { operation_type: type, field, outcome: 'success' });
+    expect(gqlCount('mutation', 'addProduct')).toBe(1);
+    expect(gqlCount('query', 'products')).toBe(1);
+    expect(sumOf(exp, 'http_requests_total', { method: 'POST', route: '/graphql' })).toBe(2);
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
