@@ -138,13 +138,22 @@ describe.each(ADAPTERS)('sample app on %s, every transport', adapter => {
     expect(
       sampleValue(exp, 'ws_messages_total', { gateway: 'NotificationsGateway', event: 'ping', outcome: 'success' }),
     ).toBe(1);
-    expect(sampleValue(exp, 'ws_connections_total', { gateway: 'NotificationsGateway' })).toBe(1);
+    expect(sampleValue(exp, 'ws_connections_opened_total', { gateway: 'NotificationsGateway' })).toBe(1);
     expect(sampleValue(exp, 'ws_connections', { gateway: 'NotificationsGateway' })).toBe(0);
     const gqlCount = (type: string, field: string) =>
       sampleValue(exp, 'graphql_requests_total', { operation_type: type, field, outcome: 'success' });
     expect(gqlCount('mutation', 'addProduct')).toBe(1);
     expect(gqlCount('query', 'products')).toBe(1);
     expect(sumOf(exp, 'http_requests_total', { method: 'POST', route: '/graphql' })).toBe(2);
+
+    // OpenMetrics names a counter's family without `_total`: no family name may clash.
+    const om = await request(`http://${base}`)
+      .get('/metrics')
+      .set('Accept', 'application/openmetrics-text; version=1.0.0')
+      .expect(200);
+    const families = parseExposition(om.text, 'openmetrics').families;
+    expect(families.get('ws_connections')?.type).toBe('gauge');
+    expect(families.get('ws_connections_opened')?.type).toBe('counter');
   });
 });
 

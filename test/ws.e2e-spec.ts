@@ -282,7 +282,7 @@ describe.each(ADAPTERS)('WebSocket gateway on the app server (%s, platform-ws)',
     expect(gateway.connected).toBe(N);
     const open = await scrape(app);
     expect(sampleValue(open, 'ws_connections', { gateway: 'ChatGateway' })).toBe(N);
-    expect(sampleValue(open, 'ws_connections_total', { gateway: 'ChatGateway' })).toBe(N);
+    expect(sampleValue(open, 'ws_connections_opened_total', { gateway: 'ChatGateway' })).toBe(N);
 
     await Promise.all(clients.map((client, i) => talk(client, i + 1)));
     for (const client of clients) expect(client.unread).toBe(0);
@@ -290,14 +290,14 @@ describe.each(ADAPTERS)('WebSocket gateway on the app server (%s, platform-ws)',
     const exp = await scrape(app);
     expect(families(exp, 'ws_')).toEqual([
       'ws_connections',
-      'ws_connections_total',
+      'ws_connections_opened_total',
       'ws_message_duration_seconds',
       'ws_messages_total',
     ]);
     expect(exp.families.get('ws_messages_total')?.type).toBe('counter');
     expect(exp.families.get('ws_message_duration_seconds')?.type).toBe('histogram');
     expect(exp.families.get('ws_connections')?.type).toBe('gauge');
-    expect(exp.families.get('ws_connections_total')?.type).toBe('counter');
+    expect(exp.families.get('ws_connections_opened_total')?.type).toBe('counter');
 
     const expected = times(PER_CLIENT, N);
     expect(byWsKey(exp, 'ws_messages_total')).toEqual(expected);
@@ -315,7 +315,7 @@ describe.each(ADAPTERS)('WebSocket gateway on the app server (%s, platform-ws)',
     await Promise.all(clients.map(client => client.close()));
     const closed = await scrapeUntil(app, e => sampleValue(e, 'ws_connections', { gateway: 'ChatGateway' }) === 0);
     expect(sampleValue(closed, 'ws_connections', { gateway: 'ChatGateway' })).toBe(0);
-    expect(sampleValue(closed, 'ws_connections_total', { gateway: 'ChatGateway' })).toBe(N);
+    expect(sampleValue(closed, 'ws_connections_opened_total', { gateway: 'ChatGateway' })).toBe(N);
     // The gateway's own hooks still ran, once per client.
     await until(() => gateway.disconnected === N);
     expect({ connected: gateway.connected, disconnected: gateway.disconnected }).toEqual({
@@ -327,7 +327,7 @@ describe.each(ADAPTERS)('WebSocket gateway on the app server (%s, platform-ws)',
     expect(await again.ask('say', { text: 'back', room: 'even' })).toEqual({ event: 'said', data: 'BACK' });
     const reopened = await scrapeUntil(app, e => sampleValue(e, 'ws_connections', { gateway: 'ChatGateway' }) === 1);
     expect(sampleValue(reopened, 'ws_connections', { gateway: 'ChatGateway' })).toBe(1);
-    expect(sampleValue(reopened, 'ws_connections_total', { gateway: 'ChatGateway' })).toBe(N + 1);
+    expect(sampleValue(reopened, 'ws_connections_opened_total', { gateway: 'ChatGateway' })).toBe(N + 1);
     expect(sampleValue(reopened, 'ws_messages_total', { event: 'say', outcome: 'success' })).toBe(2 * N + 1);
     await again.close();
   });
@@ -381,7 +381,7 @@ describe.each(ADAPTERS)('WebSocket gateway on the app server (%s, platform-ws)',
     expect(families(exp, 'ws_')).toEqual([]);
     expect(families(exp, 'chat_ws_')).toEqual([
       'chat_ws_connections',
-      'chat_ws_connections_total',
+      'chat_ws_connections_opened_total',
       'chat_ws_message_duration_seconds',
       'chat_ws_messages_total',
     ]);
@@ -467,6 +467,6 @@ describe.each(ADAPTERS)('WebSocket gateway on a port of its own (%s, platform-ws
     await Promise.all(clients.map(client => client.close()));
     const closed = await scrapeUntil(app, e => sampleValue(e, 'ws_connections', { gateway: 'TickerGateway' }) === 0);
     expect(sampleValue(closed, 'ws_connections', { gateway: 'TickerGateway' })).toBe(0);
-    expect(sampleValue(closed, 'ws_connections_total', { gateway: 'TickerGateway' })).toBe(N);
+    expect(sampleValue(closed, 'ws_connections_opened_total', { gateway: 'TickerGateway' })).toBe(N);
   });
 });

@@ -61,7 +61,8 @@ export class TransportMetricsExplorer {
       interceptor.ws && options.ws
         ? {
             open: factory.gauge(`${options.ws.prefix}ws_connections`, 'WebSocket connections open now', ['gateway']),
-            total: factory.counter(`${options.ws.prefix}ws_connections_total`, 'WebSocket connections opened', [
+            // Not `ws_connections_total`: in OpenMetrics that counter's family is `ws_connections`, the gauge's name.
+            total: factory.counter(`${options.ws.prefix}ws_connections_opened_total`, 'WebSocket connections opened', [
               'gateway',
             ]),
           }
