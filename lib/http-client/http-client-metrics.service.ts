@@ -1,8 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { CardinalityGuard } from '../cardinality/cardinality-guard.js';
-import { ensureMetric, type MetricDefinition } from '../metrics/metric-registrar.js';
-import { SeriesCounter } from '../metrics/series-counter.js';
-import { SeriesHistogram } from '../metrics/series-histogram.js';
+import { MetricFactory } from '../metrics/metric-factory.js';
+import type { SeriesCounter } from '../metrics/series-counter.js';
 import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
 import type { ResolvedHttpClientOptions, ResolvedPrometheusOptions } from '../prometheus-options.js';
 import { PrometheusService } from '../prometheus.service.js';
@@ -50,52 +49,25 @@ export class HttpClientMetricsService implements OnModuleInit, OnApplicationShut
   }
 
   private createMetrics(o: ResolvedHttpClientOptions): HttpClientMetrics {
-    const registry = this.prometheus.registry;
-    const def = (
-      type: MetricDefinition['type'],
-      name: string,
-      help: string,
-      labelNames: string[],
-      buckets?: readonly number[],
-    ) => ({
-      type,
-      name,
-      help,
-      labelNames,
-      buckets,
-      declaredBy: DECLARED_BY,
-    });
-    const names = {
-      requests: `${o.prefix}http_client_requests_total`,
-      duration: `${o.prefix}http_client_request_duration_seconds`,
-      errors: `${o.prefix}http_client_errors_total`,
-    };
-    const requestsHelp = 'Outgoing HTTP requests, by target host and status code ("error": no response)';
-    const durationHelp = 'Time from the start of an outgoing HTTP request to its response headers, in seconds';
-    const errorsHelp = 'Outgoing HTTP requests that failed before any response, by error code';
+    const factory = new MetricFactory(this.prometheus.registry, this.guard, DECLARED_BY);
     const labels = ['method', 'host', 'status_code'];
-    const errorLabels = ['method', 'host', 'error'];
-    const metrics: HttpClientMetrics = {
-      requests: ensureMetric(
-        registry,
-        def('counter', names.requests, requestsHelp, labels),
-        SeriesCounter,
-        () => new SeriesCounter(names.requests, requestsHelp, labels),
+    return {
+      requests: factory.counter(
+        `${o.prefix}http_client_requests_total`,
+        'Outgoing HTTP requests, by target host and status code ("error": no response)',
+        labels,
       ),
-      duration: ensureMetric(
-        registry,
-        def('histogram', names.duration, durationHelp, labels, o.buckets),
-        SeriesHistogram,
-        () => new SeriesHistogram(names.duration, durationHelp, labels, o.buckets),
+      duration: factory.histogram(
+        `${o.prefix}http_client_request_duration_seconds`,
+        'Time from the start of an outgoing HTTP request to its response headers, in seconds',
+        labels,
+        o.buckets,
       ),
-      errors: ensureMetric(
-        registry,
-        def('counter', names.errors, errorsHelp, errorLabels),
-        SeriesCounter,
-        () => new SeriesCounter(names.errors, errorsHelp, errorLabels),
+      errors: factory.counter(
+        `${o.prefix}http_client_errors_total`,
+        'Outgoing HTTP requests that failed before any response, by error code',
+        ['method', 'host', 'error'],
       ),
     };
-    for (const metric of Object.values(metrics)) metric.limitBy(this.guard);
-    return metrics;
   }
 }
