@@ -221,7 +221,7 @@ async function main(): Promise<void> {
   process.stderr.write(
     `  ${result.rate.toFixed(0).padStart(7)} msg/s  cpu ${result.cpu_us_per_msg.toFixed(2).padStart(6)} us/msg  ` +
       `p99 ${result.p99_ms.toFixed(2)} ms  server cpu ${(100 * result.server_cpu_share).toFixed(0)}%  ` +
-      `load cpu ${(100 * result.load_cpu_share).toFixed(0)}%  noise ${(100 * result.noise_server_core).toFixed(0)}%\n`,
+      `load cpu ${(100 * result.load_cpu_share).toFixed(0)}%  noise ${(100 * Math.max(0, result.noise_server_core)).toFixed(0)}%\n`,
   );
   process.stdout.write(`RPC ${JSON.stringify(result)}\n`);
   if (failed > 0 || wrong > 0 || inFlight > 0) {

@@ -56,31 +56,36 @@ if [[ ! -x node_modules/.bin/tsc ]]; then
   npm ci --no-audit --no-fund >&2
 fi
 
-log "bench:rpc: building (tsc -p bench/tsconfig.json)"
-node_modules/.bin/tsc -p bench/tsconfig.json || die "build failed"
-APP=dist/bench/bench/rpc-app.js
-LOAD=dist/bench/bench/rpc-load.js
-SUMMARIZE=dist/bench/bench/rpc-summarize.js
-
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS_DIR=bench/results
 RAW="$RESULTS_DIR/rpc-$STAMP" # load generator output, server logs, /metrics scrape
 RESULT_JSON="$RESULTS_DIR/rpc-$STAMP.json"
 RUNS="$RAW/runs.jsonl"
+# The build goes into the run's own directory, not dist/bench/: `npm run build` empties dist/, and
+# must not pull the files from under a running benchmark. Removed at exit.
+BUILD="$RAW/build"
 mkdir -p "$RAW"
 : >"$RUNS"
 CLK_TCK=$(getconf CLK_TCK)
 
-# --- server ------------------------------------------------------------------------------------
 SERVER_PID=""
 cleanup() {
   if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill -TERM "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
   fi
+  rm -rf "$BUILD"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+log "bench:rpc: building (tsc -p bench/tsconfig.json --outDir $BUILD)"
+node_modules/.bin/tsc -p bench/tsconfig.json --outDir "$BUILD" || die "build failed"
+APP=$BUILD/bench/rpc-app.js
+LOAD=$BUILD/bench/rpc-load.js
+SUMMARIZE=$BUILD/bench/rpc-summarize.js
+
+# --- server ------------------------------------------------------------------------------------
 
 start_server() { # instrumented(yes|no) logfile
   local instrumented=$1 logfile=$2
