@@ -55,18 +55,29 @@ export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
     const recorder = this.recorder;
     const inspector: RouteInspector<never> = this;
     const track = (request: FastifyRequestLike, reply: FastifyReplyLike) => {
-      const record = request.raw[FASTIFY_RECORD] ?? recorder.begin(reply.raw, inspector);
-      record.reply = reply;
-      record.request = request;
-      request.raw[FASTIFY_RECORD] = record;
+      let record = request.raw[FASTIFY_RECORD];
+      if (record === undefined) {
+        record = recorder.begin(reply.raw, inspector);
+        request.raw[FASTIFY_RECORD] = record;
+      }
+      if (record.reply === undefined) {
+        record.reply = reply;
+        record.request = request;
+      }
       return record;
     };
     // The server's request event comes first of all: responses Fastify's router sends itself (a
     // URL it cannot decode, a parameter too long), before any hook, are counted too.
-    const server = adapter.getHttpServer?.() as Partial<Server> | undefined;
-    if (typeof server?.prependListener === 'function') {
-      server.prependListener('request', (req: RawRequest, res: ServerResponse) => {
+    // Fastify's handler is wrapped rather than joined by a second listener: with two listeners, every
+    // emit copies the listener array.
+    const server = adapter.getHttpServer?.() as Server | undefined;
+    const handlers = server?.listeners('request') as ((req: RawRequest, res: ServerResponse) => void)[] | undefined;
+    if (server && handlers?.length === 1) {
+      const handle = handlers[0];
+      server.removeListener('request', handle);
+      server.on('request', (req: RawRequest, res: ServerResponse) => {
         req[FASTIFY_RECORD] = recorder.begin(res, inspector);
+        handle(req, res);
       });
     }
     // Hands Fastify's request and reply to the record (`app.inject()` has no request event: begins there).
