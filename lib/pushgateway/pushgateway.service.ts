@@ -64,7 +64,10 @@ export class PushgatewayService implements OnModuleInit, OnModuleDestroy, OnAppl
   onModuleInit(): void {
     const interval = this.config?.intervalMs ?? 0;
     if (interval <= 0) return;
-    this.timer = setInterval(() => void this.pushQuietly('periodic push'), interval);
+    // A slow gateway must not pile up requests: a tick while a push is on its way is skipped.
+    this.timer = setInterval(() => {
+      if (this.inFlight === undefined) void this.pushQuietly('periodic push');
+    }, interval);
     // A pending push must not keep a finished batch job alive.
     this.timer.unref();
   }
@@ -75,19 +78,21 @@ export class PushgatewayService implements OnModuleInit, OnModuleDestroy, OnAppl
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
+    // The final push comes after the one on its way, so it carries the last values.
+    if (this.inFlight) await this.inFlight;
     if (this.config?.pushOnShutdown) await this.pushQuietly('final push');
   }
 
+  /** An automatic push: errors are logged, never thrown. */
   private async pushQuietly(what: string): Promise<void> {
-    // One push at a time: a slow gateway must not pile up requests.
-    if (this.inFlight) await this.inFlight.catch(() => undefined);
-    this.inFlight = this.push().catch((error: unknown) => {
+    const push = this.push().catch((error: unknown) => {
       this.logger.error(
         `Pushgateway ${what} to ${this.config?.url} failed: ${(error as Error)?.message ?? String(error)}`,
       );
     });
-    await this.inFlight;
-    this.inFlight = undefined;
+    this.inFlight = push;
+    await push;
+    if (this.inFlight === push) this.inFlight = undefined;
   }
 
   private async send(method: 'push' | 'pushAdd' | 'delete', options: PushOptions = {}): Promise<void> {
