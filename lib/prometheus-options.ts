@@ -193,6 +193,9 @@ export function resolveEnabledOptions(options: PrometheusModuleOptions = {}): Re
     ...resolved,
     enabled: false,
     path: false,
+    // Nothing written to the registry either: no overflow counter, no default labels.
+    maxSeriesPerMetric: Infinity,
+    defaultLabels: {},
     http: false,
     defaultMetrics: { enabled: false },
     info: undefined,

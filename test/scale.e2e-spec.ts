@@ -10,7 +10,7 @@ import {
   Logger,
 } from '@nestjs/common';
 import { jest } from '@jest/globals';
-import { Registry } from 'prom-client';
+import { Gauge as PromGauge, Registry } from 'prom-client';
 import request from 'supertest';
 import {
   Counter,
@@ -226,6 +226,25 @@ describe.each(ADAPTERS)('exemplars (%s)', adapter => {
     expect(exp.samples.filter(s => s.exemplar)).toEqual([]);
   });
 
+  it('a function that returns null (or anything but labels) gives no exemplar, and OpenMetrics scrapes stay valid', async () => {
+    const registry = new Registry();
+    app = await createApp(adapter, {
+      imports: [
+        PrometheusModule.forRoot({
+          registry,
+          defaultMetrics: { enabled: false },
+          // As a JavaScript caller may write it: `span ? { trace_id } : null`.
+          http: { exemplars: () => null as unknown as undefined },
+        }),
+      ],
+      controllers: [WorkController],
+    });
+    await request(app.getHttpServer()).get('/work').expect(200);
+    const exp = await openMetrics(app);
+    expect(sampleValue(exp, 'http_requests_total', { route: '/work' })).toBe(1);
+    expect(exp.samples.filter(s => s.exemplar)).toEqual([]);
+  });
+
   it('takes exemplar labels from a function; one that throws is reported once and the request succeeds', async () => {
     const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     const registry = new Registry();
@@ -428,6 +447,33 @@ describe('cluster: true outside a cluster', () => {
     } finally {
       await app.close();
       warn.mockRestore();
+    }
+  });
+});
+
+describe('enabled: false', () => {
+  it('writes none of its own metrics to the registry: no overflow counter, no HTTP metrics, no default labels', async () => {
+    const registry = new Registry();
+    const app = await createApp('express', {
+      imports: [
+        PrometheusModule.forRoot({
+          registry,
+          enabled: false,
+          defaultLabels: { service: 'x' },
+          http: { exemplars: true },
+        }),
+      ],
+      controllers: [WorkController],
+    });
+    try {
+      await request(app.getHttpServer()).get('/work').expect(200);
+      await request(app.getHttpServer()).get('/metrics').expect(404);
+      // Only the metric a decorator declares for @InjectMetric, which keeps existing.
+      expect(registry.getMetricsAsArray().map(m => m.name)).toEqual(['batch_items_total']);
+      registry.registerMetric(new PromGauge({ name: 'probe', help: 'h', registers: [] }));
+      expect(await registry.metrics()).not.toContain('service=');
+    } finally {
+      await app.close();
     }
   });
 });

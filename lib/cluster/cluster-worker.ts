@@ -67,10 +67,12 @@ export class ClusterWorker implements OnModuleInit, OnApplicationShutdown {
 
   /** The metrics of every worker, aggregated by the primary; this process's alone outside a cluster. */
   render(accept: string | undefined, names?: string[]): Promise<RenderedMetrics> {
-    if (!this.active || !this.options.cluster) return renderRegistry(this.prometheus.registry, accept, names);
+    const cluster = this.options.cluster;
+    if (!this.active || !cluster) return renderRegistry(this.prometheus.registry, accept, names);
     const id = ++this.nextId;
-    // The primary waits up to timeoutMs for the workers; give it that and a margin.
-    const wait = this.options.cluster.timeoutMs + 1000;
+    // The primary waits up to timeoutMs for the workers (this one asks it to); give it that and a margin.
+    const timeoutMs = cluster.timeoutMs;
+    const wait = timeoutMs + 1000;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
@@ -81,7 +83,7 @@ export class ClusterWorker implements OnModuleInit, OnApplicationShutdown {
         );
       }, wait);
       this.pending.set(id, { resolve, reject, timer });
-      process.send?.({ type: CLUSTER_SCRAPE_REQUEST, id, accept, names }, undefined, undefined, error => {
+      process.send?.({ type: CLUSTER_SCRAPE_REQUEST, id, accept, names, timeoutMs }, undefined, undefined, error => {
         if (!error) return;
         clearTimeout(timer);
         this.pending.delete(id);
@@ -93,7 +95,16 @@ export class ClusterWorker implements OnModuleInit, OnApplicationShutdown {
   private readonly onMessage = (message: ClusterMessage): void => {
     if (message?.type === CLUSTER_METRICS_REQUEST) {
       this.prometheus.registry.getMetricsAsJSON().then(
-        metrics => process.send?.({ type: CLUSTER_METRICS_RESPONSE, id: message.id, metrics }),
+        metrics => {
+          // The primary may have disconnected meanwhile: a send without a callback would then throw.
+          if (process.connected)
+            process.send?.(
+              { type: CLUSTER_METRICS_RESPONSE, id: message.id, metrics },
+              undefined,
+              undefined,
+              () => undefined,
+            );
+        },
         (error: unknown) => this.logger.warn(`could not collect metrics for the cluster primary: ${String(error)}`),
       );
     } else if (message?.type === CLUSTER_SCRAPE_RESPONSE && typeof message.id === 'number') {

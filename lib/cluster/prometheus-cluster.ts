@@ -32,6 +32,7 @@ interface WorkerMessage {
   id?: number;
   accept?: string;
   names?: string[];
+  timeoutMs?: number;
   metrics?: MetricsJson;
 }
 
@@ -85,8 +86,8 @@ export class PrometheusCluster {
   }
 
   /** The workers' metrics, aggregated, in the format `accept` asks for. */
-  async metrics(accept?: string, names?: string[]): Promise<RenderedMetrics> {
-    const collected = await this.collect();
+  async metrics(accept?: string, names?: string[], timeoutMs = this.timeoutMs): Promise<RenderedMetrics> {
+    const collected = await this.collect(timeoutMs);
     return renderRegistry(AggregatorRegistry.aggregate(collected), accept, names);
   }
 
@@ -97,7 +98,7 @@ export class PrometheusCluster {
   }
 
   /** Asks every connected worker for its registry; a worker that exits or is late is left out. */
-  private collect(): Promise<MetricsJson[]> {
+  private collect(timeoutMs: number): Promise<MetricsJson[]> {
     const cluster = this.cluster;
     const workers = Object.values(cluster.workers ?? {}).filter(
       (w): w is Worker => !!w && this.ready.has(w.id) && w.isConnected(),
@@ -113,7 +114,7 @@ export class PrometheusCluster {
         cluster.off('disconnect', onGone);
         if (waiting.size > 0) {
           this.logger.warn(
-            `${waiting.size} worker(s) did not send their metrics within ${this.timeoutMs} ms: left out of this scrape`,
+            `${waiting.size} worker(s) did not send their metrics within ${timeoutMs} ms: left out of this scrape`,
           );
         }
         resolve(results);
@@ -126,7 +127,7 @@ export class PrometheusCluster {
       const onGone = (worker: Worker) => {
         if (waiting.delete(worker.id) && waiting.size === 0) finish();
       };
-      const timer = setTimeout(finish, this.timeoutMs);
+      const timer = setTimeout(finish, timeoutMs);
       cluster.on('message', onMessage);
       cluster.on('exit', onGone);
       cluster.on('disconnect', onGone);
@@ -154,7 +155,11 @@ export class PrometheusCluster {
       if (worker.isConnected())
         worker.send({ type: CLUSTER_SCRAPE_RESPONSE, id: message.id, ...answer }, undefined, () => undefined);
     };
-    this.metrics(message.accept, Array.isArray(message.names) ? message.names : undefined).then(
+    const timeoutMs =
+      typeof message.timeoutMs === 'number' && message.timeoutMs > 0
+        ? Math.min(message.timeoutMs, this.timeoutMs)
+        : this.timeoutMs;
+    this.metrics(message.accept, Array.isArray(message.names) ? message.names : undefined, timeoutMs).then(
       rendered => reply(rendered),
       (error: unknown) => reply({ error: `the cluster primary could not aggregate the metrics: ${String(error)}` }),
     );

@@ -137,6 +137,8 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
     if (req.route !== undefined && this.controllerRoutes.has(req.route)) {
       return this.recorder.routeSeries(req.route, req.route.path, method, this);
     }
+    const known = this.recorder.knownSeries(method, req.originalUrl ?? req.url);
+    if (known !== undefined) return known;
     // Answered before its handler (body parser 400/413, a middleware): find the route it was for.
     const route = status === 404 ? undefined : this.matchRoute(req, method);
     return route === undefined

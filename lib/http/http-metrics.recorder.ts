@@ -98,13 +98,18 @@ export class HttpMetricsRecorder {
     this.knownRoutes.set(path, { path });
   }
 
+  /** The series of a request to a path served outside Nest's router (GraphQL), if it is one. */
+  knownSeries(method: string, url: string | undefined): RouteSeries | null | undefined {
+    if (this.knownRoutes.size === 0 || url === undefined) return undefined;
+    const q = url.indexOf('?');
+    const known = this.knownRoutes.get(q === -1 ? url : url.slice(0, q));
+    return known === undefined ? undefined : this.routeSeries(known, known.path, method, undefined);
+  }
+
   /** The series of a request that matched no route. */
   unmatchedSeries(method: string, url: string | undefined): RouteSeries | null {
-    if (this.knownRoutes.size > 0 && url !== undefined) {
-      const q = url.indexOf('?');
-      const known = this.knownRoutes.get(q === -1 ? url : url.slice(0, q));
-      if (known !== undefined) return this.routeSeries(known, known.path, method, undefined);
-    }
+    const known = this.knownSeries(method, url);
+    if (known !== undefined) return known;
     if (this.options.unmatchedRoutes === 'ignore') return null;
     if (this.options.excludePaths.length > 0 && url !== undefined) {
       const q = url.indexOf('?');
@@ -204,7 +209,9 @@ export class HttpMetricsRecorder {
 
   private exemplar(res: ServerResponse): Record<string, string> | undefined {
     try {
-      return (this.options.exemplars as (req: ServerResponse['req']) => Record<string, string> | undefined)(res.req);
+      const labels = (this.options.exemplars as (req: ServerResponse['req']) => unknown)(res.req);
+      // Anything but an object of labels (`null` from a JS caller) would break every OpenMetrics scrape.
+      return typeof labels === 'object' && labels !== null ? (labels as Record<string, string>) : undefined;
     } catch (error) {
       this.reportOnce('http.exemplars', error);
       return undefined;

@@ -1,4 +1,5 @@
 import { CounterSeries } from '../metrics/series-counter.js';
+import { OVERFLOW_LABEL_VALUE } from '../prometheus.constants.js';
 import { GaugeSeries } from '../metrics/series-gauge.js';
 import type { HistogramSeries } from '../metrics/series-histogram.js';
 import type { HttpMetrics } from './http-metrics.js';
@@ -32,6 +33,7 @@ export class RouteSeries {
   private readonly statuses = new Map<number, StatusSeries>();
   private readonly exceptions = new Map<string, CounterSeries>();
   private variants?: Map<string, RouteSeries>;
+  private overflowVariant?: RouteSeries;
 
   constructor(
     private readonly metrics: HttpMetrics,
@@ -47,16 +49,28 @@ export class RouteSeries {
     this.responseSize = metrics.responseSize?.child([method, route, ...extra]);
   }
 
-  /** The series of this route for these values of the extra labels. */
+  /**
+   * The series of this route for these values of the extra labels. At most `maxSeriesPerMetric`
+   * of them are kept: values from requests must not grow memory without bound either.
+   */
   variant(values: LabelValues): RouteSeries {
     const key = values.length === 1 ? String(values[0]) : JSON.stringify(values);
     this.variants ??= new Map();
     let v = this.variants.get(key);
     if (v === undefined) {
-      v = new RouteSeries(this.metrics, this.method, this.route, this.groupStatusCodes, values, this.inProgress);
+      const guard = this.metrics.guard;
+      if (this.variants.size >= guard.maxSeries) {
+        this.overflowVariant ??= this.newVariant(values.map(() => OVERFLOW_LABEL_VALUE));
+        return this.overflowVariant;
+      }
+      v = this.newVariant(values.map(value => guard.labelValue(value)));
       this.variants.set(key, v);
     }
     return v;
+  }
+
+  private newVariant(values: LabelValues): RouteSeries {
+    return new RouteSeries(this.metrics, this.method, this.route, this.groupStatusCodes, values, this.inProgress);
   }
 
   observe(

@@ -143,7 +143,10 @@ export interface PushgatewayOptions {
 }
 
 export interface ClusterWorkerOptions {
-  /** How long the primary waits for each worker's metrics; slower workers are left out of that scrape. Default 2000 ms. */
+  /**
+   * When this worker is scraped: how long the primary waits for each worker's metrics (at most its
+   * own `setupPrimary({ timeoutMs })`); slower workers are left out of that scrape. Default 2000 ms.
+   */
   timeoutMs?: number;
 }
 

@@ -42,7 +42,7 @@ export class PushgatewayService implements OnModuleInit, OnModuleDestroy, OnAppl
     this.config = options.pushgateway;
     if (!this.config) return;
     // An agent of its own marks the module's own requests (left out of the outbound HTTP metrics).
-    this.agent = this.config.url.startsWith('https:') ? new HttpsAgent() : new HttpAgent();
+    this.agent = new URL(this.config.url).protocol === 'https:' ? new HttpsAgent() : new HttpAgent();
     ownAgents.add(this.agent);
   }
 

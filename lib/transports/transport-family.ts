@@ -31,14 +31,15 @@ export class TransportFamily {
     readonly exceptionLabels: number,
   ) {}
 
-  /** The series of a handler, or `null` when `exclude` leaves it out; `labels` runs on its first call only. */
-  series(handler: object, labels: () => string[]): HandlerSeries | null {
-    let series = this.handlers.get(handler);
-    if (series === undefined) {
-      const values = labels();
-      series = this.isExcluded(values[this.excludeBy]) ? null : new HandlerSeries(this, values);
-      this.handlers.set(handler, series);
-    }
+  /** The series of a handler seen before (`null`: excluded), or `undefined` on its first call. */
+  cached(handler: object): HandlerSeries | null | undefined {
+    return this.handlers.get(handler);
+  }
+
+  /** Resolves a handler's series from its label values, on its first call. */
+  resolve(handler: object, values: string[]): HandlerSeries | null {
+    const series = this.isExcluded(values[this.excludeBy]) ? null : new HandlerSeries(this, values);
+    this.handlers.set(handler, series);
     return series;
   }
 

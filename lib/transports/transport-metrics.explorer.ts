@@ -172,16 +172,27 @@ function hookConnections(type: AnyFunction): void {
   if (hookedGateways.has(prototype)) return;
   hookedGateways.add(prototype);
   const gateway = type.name;
-  const onConnect = prototype.handleConnection as AnyFunction | undefined;
-  const onDisconnect = prototype.handleDisconnect as AnyFunction | undefined;
-  prototype.handleConnection = function (this: unknown, ...args: unknown[]) {
-    transportMetricsInterceptor.connection(gateway, 1);
-    return onConnect?.apply(this, args);
+  prototype.handleConnection = counting(prototype.handleConnection, gateway, 1);
+  prototype.handleDisconnect = counting(prototype.handleDisconnect, gateway, -1);
+}
+
+const UNCOUNTED = Symbol('nestjs-prom-metrics:uncounted');
+type CountingHook = AnyFunction & { [UNCOUNTED]?: AnyFunction };
+
+/**
+ * A connection hook that counts, then calls the gateway's own. A subclass of a gateway that was
+ * hooked already inherits a counting hook: it wraps the gateway's own hook, so each connection
+ * counts once, under the subclass.
+ */
+function counting(hook: unknown, gateway: string, change: 1 | -1): CountingHook {
+  const inherited = hook as CountingHook | undefined;
+  const own = inherited !== undefined && UNCOUNTED in inherited ? inherited[UNCOUNTED] : inherited;
+  const wrapped: CountingHook = function (this: unknown, ...args: unknown[]) {
+    transportMetricsInterceptor.connection(gateway, change);
+    return own?.apply(this, args);
   };
-  prototype.handleDisconnect = function (this: unknown, ...args: unknown[]) {
-    transportMetricsInterceptor.connection(gateway, -1);
-    return onDisconnect?.apply(this, args);
-  };
+  wrapped[UNCOUNTED] = own;
+  return wrapped;
 }
 
 /** Message handlers, gateway handlers and GraphQL root fields of every class Nest scanned. */

@@ -37,7 +37,8 @@ export class TransportMetricsInterceptor implements NestInterceptor {
     const family = type === 'rpc' ? this.rpc : type === 'ws' ? this.ws : type === 'graphql' ? this.graphql : undefined;
     if (family === undefined) return next.handle();
     const handler = context.getHandler();
-    const series = family.series(handler, () => handlerLabels(type, context));
+    let series = family.cached(handler);
+    if (series === undefined) series = family.resolve(handler, handlerLabels(type, context));
     return series === null ? next.handle() : measured(next.handle(), series);
   }
 
