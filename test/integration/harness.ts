@@ -616,7 +616,14 @@ export interface SampleApp {
 export async function startSampleApp(opts: { adapter?: 'express' | 'fastify' } = {}): Promise<SampleApp> {
   const adapter = opts.adapter ?? 'express';
   return startOnFreePort(`sample app (${adapter})`, async port => {
-    const proc = spawnSampleScript('main.js', { PORT: String(port), HOST: '127.0.0.1', ADAPTER: adapter });
+    // The sample's microservice listens too: on a free port of its own, not PORT + 1.
+    const rpcPort = await freePort();
+    const proc = spawnSampleScript('main.js', {
+      PORT: String(port),
+      RPC_PORT: String(rpcPort),
+      HOST: '127.0.0.1',
+      ADAPTER: adapter,
+    });
     const url = `http://127.0.0.1:${port}`;
     try {
       await waitUntilUp(`sample app (${adapter})`, `${url}/health`, proc);
