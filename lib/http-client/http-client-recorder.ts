@@ -3,6 +3,7 @@ import type { SeriesCounter } from '../metrics/series-counter.js';
 import type { SeriesHistogram } from '../metrics/series-histogram.js';
 import type { ResolvedHttpClientOptions } from '../prometheus-options.js';
 import { ownAgents } from './own-agents.js';
+import { matchesPattern } from '../metrics/label-values.js';
 
 /** Hosts remembered with their label; beyond this, labels are worked out again each time. */
 const HOST_CACHE_SIZE = 1000;
@@ -116,9 +117,7 @@ export class HttpClientRecorder {
     let label = this.hostLabels.get(host);
     if (label !== undefined) return label;
     const hostname = host.replace(/:\d+$/, '');
-    label = hosts.some(h => (typeof h === 'string' ? h === host || h === hostname : ((h.lastIndex = 0), h.test(host))))
-      ? host
-      : 'other';
+    label = hosts.some(h => matchesPattern(h, host) || h === hostname) ? host : 'other';
     if (this.hostLabels.size < HOST_CACHE_SIZE) this.hostLabels.set(host, label);
     return label;
   }

@@ -7,6 +7,7 @@ import type { HttpMetrics } from './http-metrics.js';
 import { takeObservedException } from './exception-spy.js';
 import { type RecordedRequest, RequestRecord, requestExceptions } from './request-record.js';
 import { RouteSeries } from './route-series.js';
+import { exceptionName, matchesPattern } from '../metrics/label-values.js';
 
 const UNMATCHED_KEY = Symbol('unmatched');
 
@@ -26,11 +27,6 @@ function sameOnEveryAdapter(template: string): string {
 
 function toSize(length: unknown): number {
   return length === undefined ? 0 : Number(length) || 0;
-}
-
-function exceptionName(error: unknown): string {
-  if (typeof error === 'object' && error !== null) return error.constructor?.name || 'Object';
-  return typeof error;
 }
 
 /** What an adapter's instrumentation tells the recorder about its router's routes. */
@@ -225,7 +221,7 @@ export class HttpMetricsRecorder {
   private isExcluded(path: string, method: string): boolean {
     if (this.options.excludeMethods.has(method)) return true;
     for (const p of this.options.excludePaths) {
-      if (typeof p === 'string' ? p === path : ((p.lastIndex = 0), p.test(path))) return true;
+      if (matchesPattern(p, path)) return true;
     }
     return false;
   }

@@ -2,6 +2,7 @@ import type { CounterSeries } from '../metrics/series-counter.js';
 import type { GaugeSeries } from '../metrics/series-gauge.js';
 import type { HistogramSeries } from '../metrics/series-histogram.js';
 import type { TransportFamily } from './transport-family.js';
+import { exceptionName } from '../metrics/label-values.js';
 
 interface OutcomeSeries {
   readonly calls: CounterSeries;
@@ -45,9 +46,4 @@ export class HandlerSeries {
     }
     series.inc();
   }
-}
-
-function exceptionName(error: unknown): string {
-  if (typeof error === 'object' && error !== null) return error.constructor?.name || 'Object';
-  return typeof error;
 }

@@ -3,6 +3,7 @@ import type { SeriesGauge } from '../metrics/series-gauge.js';
 import type { SeriesHistogram } from '../metrics/series-histogram.js';
 import type { ResolvedTransportOptions } from '../prometheus-options.js';
 import { HandlerSeries } from './handler-series.js';
+import { matchesPattern } from '../metrics/label-values.js';
 
 export interface TransportFamilyMetrics {
   /** `<labels>, outcome` */
@@ -44,6 +45,6 @@ export class TransportFamily {
   }
 
   private isExcluded(value: string): boolean {
-    return this.options.exclude.some(e => (typeof e === 'string' ? e === value : ((e.lastIndex = 0), e.test(value))));
+    return this.options.exclude.some(e => matchesPattern(e, value));
   }
 }
