@@ -4,14 +4,24 @@ export { Counter } from './decorators/counter.decorator.js';
 export { DoNotTrack } from './decorators/do-not-track.decorator.js';
 export { Gauge } from './decorators/gauge.decorator.js';
 export { Histogram } from './decorators/histogram.decorator.js';
-export { getMetricToken, InjectMetric } from './decorators/inject-metric.decorator.js';
+export { getMetricToken, getToken, InjectMetric } from './decorators/inject-metric.decorator.js';
 export { Summary } from './decorators/summary.decorator.js';
 export {
   makeCounterProvider,
   makeGaugeProvider,
   makeHistogramProvider,
   makeSummaryProvider,
+  type MetricProviderInject,
+  type MetricProviderInjectable,
 } from './metric.providers.js';
+export { PrometheusController } from './endpoint/prometheus.controller.js';
+export { ModulePushgateway } from './pushgateway/prom-client-pushgateway.js';
+export type {
+  PrometheusAsyncOptions,
+  PrometheusDefaultMetrics,
+  PrometheusOptions,
+  PrometheusOptionsFactory,
+} from './willsoto-compat.js';
 export { PrometheusMetricsServer } from './endpoint/metrics-server.js';
 export { type PushOptions, PushgatewayService } from './pushgateway/pushgateway.service.js';
 export { PrometheusFeatureModule } from './prometheus-feature.module.js';

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { Logger } from '@nestjs/common';
 import { register as globalRegistry, type Registry } from 'prom-client';
 import type {
   DefaultMetricsOptions,
@@ -72,8 +73,10 @@ export interface ResolvedServerOptions {
   path: string;
 }
 
-export type ResolvedPushgatewayOptions = Required<Omit<PushgatewayOptions, 'headers'>> &
-  Pick<PushgatewayOptions, 'headers'>;
+export type ResolvedPushgatewayOptions = Required<
+  Omit<PushgatewayOptions, 'headers' | 'jobName' | 'options' | 'registry'>
+> &
+  Pick<PushgatewayOptions, 'headers' | 'jobName' | 'registry'>;
 
 export interface ResolvedPrometheusOptions {
   path: string | false;
@@ -95,12 +98,65 @@ export interface ResolvedPrometheusOptions {
   ws: ResolvedTransportOptions | false;
   graphql: ResolvedTransportOptions | false;
   enabled: boolean;
+  /** Prefix (without the `_`) of `make*Provider()` and `forFeature()` metric names, if any. */
+  customMetricPrefix?: string;
 }
 
 const WHERE = 'PrometheusModule options';
 
+/** Every option `forRoot()` reads, and those only `register()` or the module definition read. */
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set<keyof PrometheusModuleOptions | 'global' | 'controller'>([
+  'path',
+  'registry',
+  'defaultLabels',
+  'defaultMetrics',
+  'http',
+  'info',
+  'maxSeriesPerMetric',
+  'maxLabelValueLength',
+  'port',
+  'host',
+  'pushgateway',
+  'cluster',
+  'httpClient',
+  'rpc',
+  'ws',
+  'graphql',
+  'customMetricPrefix',
+  'enabled',
+]);
+
+const logger = new Logger('PrometheusModule');
+
+/**
+ * Unknown keys are warned about, not rejected: options written for `@willsoto/nestjs-prometheus`
+ * or a later version may carry keys this one does not know, and must still boot.
+ */
+function warnUnknownKeys(
+  options: object,
+  known: ReadonlySet<string>,
+  where: string,
+  hints: Record<string, string> = {},
+): void {
+  for (const key of Object.keys(options)) {
+    if (!known.has(key))
+      logger.warn(`${where}: unknown option "${key}" is ignored${hints[key] ? ` (${hints[key]})` : ''}`);
+  }
+}
+
 /** The one place where defaults are merged and options are checked, so bad input fails at bootstrap. */
 export function resolvePrometheusOptions(options: PrometheusModuleOptions = {}): ResolvedPrometheusOptions {
+  if (typeof options !== 'object' || options === null) throw new Error(`${WHERE} must be an object`);
+  warnUnknownKeys(options, KNOWN_OPTIONS, WHERE, {
+    global: 'give it to register()/registerAsync() (or isGlobal to forRoot()/forRootAsync()), not from a factory',
+    controller: 'give it to register()/registerAsync(), not from a factory',
+    isGlobal: 'give it to forRoot()/forRootAsync(), not from a factory',
+  });
+  const customMetricPrefix = options.customMetricPrefix;
+  if (customMetricPrefix !== undefined && customMetricPrefix !== '') {
+    if (typeof customMetricPrefix !== 'string') throw new Error(`${WHERE}.customMetricPrefix must be a string`);
+    assertMetricName(`${customMetricPrefix}_x`, `${WHERE}.customMetricPrefix`);
+  }
   const server = resolveServer(options);
   // With a port of its own, the app's port serves the metrics too only if a path is given.
   const appPath = server && options.path === undefined ? false : options.path;
@@ -163,6 +219,7 @@ export function resolvePrometheusOptions(options: PrometheusModuleOptions = {}):
     ws: resolveTransport(options.ws, 'ws'),
     graphql: resolveTransport(options.graphql, 'graphql'),
     enabled: true,
+    customMetricPrefix: customMetricPrefix || undefined,
   };
 }
 
@@ -303,6 +360,8 @@ function resolveServer(options: PrometheusModuleOptions): ResolvedServerOptions 
   return { port: options.port, host: options.host, path };
 }
 
+const PUSHGATEWAY_REQUEST_OPTIONS: ReadonlySet<string> = new Set(['headers', 'timeout', 'auth']);
+
 function resolvePushgateway(o: PushgatewayOptions): ResolvedPushgatewayOptions {
   const where = `${WHERE}.pushgateway`;
   if (typeof o !== 'object' || o === null) throw new Error(`${where} must be an object`);
@@ -315,20 +374,42 @@ function resolvePushgateway(o: PushgatewayOptions): ResolvedPushgatewayOptions {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new Error(`${where}.url must be an http(s) URL, not ${JSON.stringify(o.url)}`);
   }
-  if (typeof o.jobName !== 'string' || o.jobName === '') throw new Error(`${where}.jobName must be a non-empty string`);
+  if (o.jobName !== undefined && (typeof o.jobName !== 'string' || o.jobName === '')) {
+    throw new Error(`${where}.jobName must be a non-empty string`);
+  }
   for (const name of Object.keys(o.groupings ?? {})) assertLabelName(name, `${where}.groupings`);
   const intervalMs = o.intervalMs ?? 0;
   if (!Number.isFinite(intervalMs) || intervalMs < 0) throw new Error(`${where}.intervalMs must be a number >= 0`);
-  const timeoutMs = o.timeoutMs ?? 5000;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new Error(`${where}.timeoutMs must be a number > 0`);
+  // `@willsoto/nestjs-prometheus` style: { url, options, registry }.
+  const request = o.options ?? {};
+  if (typeof request !== 'object' || request === null) throw new Error(`${where}.options must be an object`);
+  warnUnknownKeys(request, PUSHGATEWAY_REQUEST_OPTIONS, `${where}.options`);
+  const timeoutMs = o.timeoutMs ?? request.timeout ?? 5000;
+  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw new Error(`${where}.timeoutMs must be a number > 0`);
+  }
+  if (request.auth !== undefined && typeof request.auth !== 'string') {
+    throw new Error(`${where}.options.auth must be a string 'user:password'`);
+  }
+  const headers: Record<string, string> = { ...(request.headers ?? {}), ...(o.headers ?? {}) };
+  if (request.auth) headers.Authorization = `Basic ${Buffer.from(request.auth).toString('base64')}`;
+  // Automatic pushes need a job to push to; without one (willsoto's form), pushes are the app's calls.
+  if (o.jobName === undefined && intervalMs > 0) throw new Error(`${where}.intervalMs needs pushgateway.jobName`);
+  if (o.jobName === undefined && o.pushOnShutdown === true) {
+    throw new Error(`${where}.pushOnShutdown needs pushgateway.jobName`);
+  }
+  if (o.registry !== undefined && typeof (o.registry as Registry | null)?.metrics !== 'function') {
+    throw new Error(`${where}.registry must be a prom-client Registry`);
+  }
   return {
     url: o.url,
     jobName: o.jobName,
     groupings: { ...(o.groupings ?? {}) },
     intervalMs,
-    pushOnShutdown: o.pushOnShutdown ?? true,
+    pushOnShutdown: o.pushOnShutdown ?? o.jobName !== undefined,
     timeoutMs,
-    headers: o.headers ? { ...o.headers } : undefined,
+    headers: Object.keys(headers).length > 0 ? headers : undefined,
+    registry: o.registry,
   };
 }
 

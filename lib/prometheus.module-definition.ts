@@ -16,6 +16,17 @@ export interface PrometheusModuleExtras {
    * authentication guard lets scrapes through.
    */
   endpointDecorators?: ClassDecorator[];
+  /**
+   * Registers the module globally: `@willsoto/nestjs-prometheus`'s name of `isGlobal`
+   * (`isGlobal` wins when both are given).
+   */
+  global?: boolean;
+  /**
+   * A controller class to serve the metrics instead of the module's own, usually a subclass of
+   * `PrometheusController` with guards or Swagger decorators (as in `@willsoto/nestjs-prometheus`).
+   * The module routes it at `path`, and leaves it out of the HTTP metrics and Swagger documents.
+   */
+  controller?: Type<unknown>;
 }
 
 export const {
@@ -26,8 +37,12 @@ export const {
 } = new ConfigurableModuleBuilder<PrometheusModuleOptions>()
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createPrometheusOptions')
-  .setExtras<PrometheusModuleExtras>({ isGlobal: true }, (definition, extras) => ({
-    ...definition,
-    global: extras.isGlobal ?? true,
-  }))
+  // Every extra is listed so that Nest leaves it out of the options the module reads.
+  .setExtras<PrometheusModuleExtras>(
+    { isGlobal: undefined, global: undefined, guards: undefined, endpointDecorators: undefined, controller: undefined },
+    (definition, extras) => ({
+      ...definition,
+      global: extras.isGlobal ?? extras.global ?? true,
+    }),
+  )
   .build();

@@ -1,4 +1,5 @@
-import { type DynamicModule, Module, type NestModule, type Provider, UseGuards } from '@nestjs/common';
+import { type DynamicModule, Module, type NestModule, type Provider, type Type, UseGuards } from '@nestjs/common';
+import { Pushgateway } from 'prom-client';
 import { APP_FILTER, DiscoveryModule } from '@nestjs/core';
 import { CardinalityGuard } from './cardinality/cardinality-guard.js';
 import { ClusterWorker } from './cluster/cluster-worker.js';
@@ -7,7 +8,13 @@ import { ScrapeHandler } from './endpoint/scrape-handler.js';
 import { HttpClientMetricsService } from './http-client/http-client-metrics.service.js';
 import { TransportMetricsExplorer } from './transports/transport-metrics.explorer.js';
 import { PushgatewayService } from './pushgateway/pushgateway.service.js';
-import { createMetricsController, routeMetricsController } from './endpoint/metrics.controller.js';
+import {
+  createMetricsController,
+  type MetricsController,
+  routeMetricsController,
+} from './endpoint/metrics.controller.js';
+import { prepareUserController, routeUserController } from './endpoint/prometheus.controller.js';
+import { ModulePushgateway } from './pushgateway/prom-client-pushgateway.js';
 import { exceptionObserver } from './http/exception-spy.js';
 import { HttpMetricsService } from './http/http-metrics.service.js';
 import { getMetricToken } from './decorators/inject-metric.decorator.js';
@@ -55,10 +62,20 @@ const METRICS_ROUTE = Symbol('METRICS_ROUTE');
     PushgatewayService,
     HttpClientMetricsService,
     TransportMetricsExplorer,
+    {
+      // As @willsoto/nestjs-prometheus provides it (null without `pushgateway`), pushing through ours.
+      provide: Pushgateway,
+      useFactory: (options: ResolvedPrometheusOptions, pushes: PushgatewayService, prometheus: PrometheusService) =>
+        options.pushgateway
+          ? new ModulePushgateway(pushes, options.pushgateway.url, options.pushgateway.registry ?? prometheus.registry)
+          : null,
+      inject: [PROMETHEUS_OPTIONS, PushgatewayService, PrometheusService],
+    },
     // Sees exceptions of middleware and of the not-found handler (never catches: see exception-spy).
     { provide: APP_FILTER, useValue: exceptionObserver },
   ],
-  exports: [PrometheusService, PushgatewayService, PrometheusMetricsServer],
+  // PROMETHEUS_OPTIONS: make*Provider() metrics in importing modules take the registry and prefix.
+  exports: [PrometheusService, PushgatewayService, PrometheusMetricsServer, Pushgateway, PROMETHEUS_OPTIONS],
 })
 export class PrometheusModule extends ConfigurableModuleClass implements NestModule {
   constructor(
@@ -76,8 +93,40 @@ export class PrometheusModule extends ConfigurableModuleClass implements NestMod
   }
 
   static forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
+    assertAsyncOptions(options, 'forRootAsync');
     // Whether there is an endpoint is only known once the options resolve: always declare it.
     return withDeclaredMetrics(withEndpoint(super.forRootAsync(options), true, options));
+  }
+
+  /**
+   * `@willsoto/nestjs-prometheus`'s name of {@link PrometheusModule.forRoot}, with its default:
+   * not global unless `global: true`. Takes every `forRoot()` option too.
+   *
+   * @example
+   * ```ts
+   * PrometheusModule.register({ path: '/mymetrics', defaultLabels: { app: 'shop' }, customMetricPrefix: 'shop' });
+   * ```
+   */
+  static register(options: typeof OPTIONS_TYPE = {}): DynamicModule {
+    return PrometheusModule.forRoot({ ...options, isGlobal: options?.isGlobal ?? options?.global ?? false });
+  }
+
+  /**
+   * `@willsoto/nestjs-prometheus`'s name of {@link PrometheusModule.forRootAsync}, with its default:
+   * not global unless `global: true`.
+   *
+   * @example
+   * ```ts
+   * PrometheusModule.registerAsync({
+   *   imports: [ConfigModule],
+   *   inject: [ConfigService],
+   *   useFactory: (config: ConfigService) => ({ path: config.get('METRICS_PATH') }),
+   * });
+   * ```
+   */
+  static registerAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
+    assertAsyncOptions(options, 'registerAsync');
+    return PrometheusModule.forRootAsync({ ...options, isGlobal: options.isGlobal ?? options.global ?? false });
   }
 
   /** Metrics injectable with `@InjectMetric(name)` in the importing module. */
@@ -110,9 +159,30 @@ function withDeclaredMetrics(module: DynamicModule): DynamicModule {
   };
 }
 
+/** Nest's own error for `forRootAsync({})` names an internal token; this one names what is missing. */
+function assertAsyncOptions(options: typeof ASYNC_OPTIONS_TYPE, method: string): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new Error(`PrometheusModule.${method}() needs an options object with useFactory, useClass or useExisting`);
+  }
+  if (!options.useFactory && !options.useClass && !options.useExisting) {
+    throw new Error(
+      `PrometheusModule.${method}() needs useFactory, useClass or useExisting to provide the options ` +
+        `(none was given); with options known up front, use ${method === 'registerAsync' ? 'register' : 'forRoot'}() instead`,
+    );
+  }
+  if (options.useFactory !== undefined && typeof options.useFactory !== 'function') {
+    throw new Error(`PrometheusModule.${method}(): useFactory must be a function`);
+  }
+}
+
 function withEndpoint(module: DynamicModule, endpoint: boolean, extras: PrometheusModuleExtras): DynamicModule {
   if (!endpoint) return module;
-  const controller = createMetricsController();
+  const own = extras.controller === undefined;
+  if (!own && typeof extras.controller !== 'function') {
+    throw new Error('PrometheusModule options.controller must be a controller class');
+  }
+  const controller: Type<unknown> = extras.controller ?? createMetricsController();
+  if (!own) prepareUserController(controller);
   // Applied now, while Nest has yet to scan the module: it instantiates guard classes it finds then.
   if (extras.guards?.length) UseGuards(...extras.guards)(controller);
   for (const decorate of extras.endpointDecorators ?? []) decorate(controller);
@@ -124,8 +194,11 @@ function withEndpoint(module: DynamicModule, endpoint: boolean, extras: Promethe
       {
         // Providers are created before Nest registers routes, so the path can come from options.
         provide: METRICS_ROUTE,
-        useFactory: (options: ResolvedPrometheusOptions) =>
-          routeMetricsController(controller, options.path === false ? DEFAULT_METRICS_PATH : options.path),
+        useFactory: (options: ResolvedPrometheusOptions) => {
+          const path = options.path === false ? DEFAULT_METRICS_PATH : options.path;
+          if (own) routeMetricsController(controller as Type<MetricsController>, path);
+          else routeUserController(controller, path);
+        },
         inject: [PROMETHEUS_OPTIONS],
       },
     ],

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, type Gauge, type Registry } from 'prom-client';
 import { type RenderedMetrics, renderRegistry } from './endpoint/render-metrics.js';
+import { ensureCollectErrorsCounter, guardCollectors } from './metrics/collect-guard.js';
 import { ensurePromMetric } from './metrics/prom-metrics.js';
 import { PROMETHEUS_OPTIONS } from './prometheus.constants.js';
 import type { ResolvedPrometheusOptions } from './prometheus-options.js';
@@ -12,6 +13,10 @@ export class PrometheusService {
 
   constructor(@Inject(PROMETHEUS_OPTIONS) options: ResolvedPrometheusOptions) {
     this.registry = options.registry;
+    // One throwing collect callback (ours, a make*Provider's, a plain prom-client metric's) must
+    // not take every other metric down with it.
+    guardCollectors(this.registry);
+    if (options.enabled) ensureCollectErrorsCounter(this.registry);
     if (Object.keys(options.defaultLabels).length > 0) this.registry.setDefaultLabels(options.defaultLabels);
     if (options.defaultMetrics.enabled) {
       const config = options.defaultMetrics.config ?? {};

@@ -128,8 +128,12 @@ export interface HttpClientMetricsOptions {
 export interface PushgatewayOptions {
   /** Base URL of the Pushgateway, e.g. `http://pushgateway:9091`. */
   url: string;
-  /** The `job` grouping label. */
-  jobName: string;
+  /**
+   * The `job` grouping label of the automatic pushes (`intervalMs`, `pushOnShutdown`) and the
+   * default of `PushgatewayService` calls. Optional, as in `@willsoto/nestjs-prometheus`, where each
+   * call names its job (`pushgateway.pushAdd({ jobName })`): without it, nothing is pushed automatically.
+   */
+  jobName?: string;
   /** Further grouping labels, e.g. `{ instance: os.hostname() }`. */
   groupings?: Record<string, string>;
   /** Push (replacing the group, PUT) every `intervalMs` milliseconds; off when unset or 0. */
@@ -140,6 +144,23 @@ export interface PushgatewayOptions {
   timeoutMs?: number;
   /** Extra request headers, e.g. `{ Authorization: 'Bearer ...' }`. */
   headers?: Record<string, string>;
+  /**
+   * prom-client's `Pushgateway` request options, as `@willsoto/nestjs-prometheus` takes them: `headers`,
+   * `timeout` (ms) and `auth` (`'user:password'`) are used; any other key is warned about at bootstrap.
+   */
+  options?: PushgatewayRequestOptions;
+  /** The registry to push. Default: the module's. */
+  registry?: Registry;
+}
+
+/** The part of Node's request options that `pushgateway.options` honours. */
+export interface PushgatewayRequestOptions {
+  headers?: Record<string, string>;
+  /** Give up after this many milliseconds (the same as `timeoutMs`). */
+  timeout?: number;
+  /** Basic authentication, `'user:password'`. */
+  auth?: string;
+  [option: string]: unknown;
 }
 
 export interface ClusterWorkerOptions {
@@ -192,6 +213,14 @@ export interface PrometheusModuleOptions {
   ws?: false | TransportMetricsOptions;
   /** Metrics of GraphQL root fields; on when the app has resolvers. `false` turns them off. */
   graphql?: false | TransportMetricsOptions;
+  /**
+   * Prepended, with `_`, to the name of every metric of `make*Provider()` and
+   * `PrometheusModule.forFeature()` (`app` makes `orders_total` `app_orders_total`), as
+   * `@willsoto/nestjs-prometheus` does. Not to decorator metrics, whose scraped name is the one
+   * written in the decorator, nor to the default HTTP metrics (`http.prefix`) or prom-client's
+   * (`defaultMetrics.config.prefix`). `@InjectMetric()` takes the name without the prefix.
+   */
+  customMetricPrefix?: string;
   /**
    * `false`: the module instruments nothing, collects nothing and serves nothing (metrics injected
    * with `@InjectMetric` still exist, so the app runs unchanged). Default `true`.

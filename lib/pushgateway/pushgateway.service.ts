@@ -102,14 +102,23 @@ export class PushgatewayService implements OnModuleInit, OnModuleDestroy, OnAppl
         'PushgatewayService: no Pushgateway configured (PrometheusModule.forRoot({ pushgateway: { url, jobName } }))',
       );
     }
+    const jobName = options.jobName ?? config.jobName;
+    if (jobName === undefined || jobName === '') {
+      throw new Error(
+        `Pushgateway ${method}(): no jobName (pass { jobName }, or set pushgateway.jobName in the module options)`,
+      );
+    }
     const groupings = { ...config.groupings, ...(options.groupings ?? {}) };
     await gatewayRequest({
       method: method === 'push' ? 'PUT' : method === 'pushAdd' ? 'POST' : 'DELETE',
       url: config.url,
-      jobName: options.jobName ?? config.jobName,
+      jobName,
       groupings,
       // The Pushgateway reads the text format.
-      body: method === 'delete' ? undefined : (await renderRegistry(this.prometheus.registry, undefined)).body,
+      body:
+        method === 'delete'
+          ? undefined
+          : (await renderRegistry(config.registry ?? this.prometheus.registry, undefined)).body,
       headers: config.headers,
       timeoutMs: config.timeoutMs,
       agent: this.agent,
