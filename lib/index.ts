@@ -29,4 +29,4 @@ export { PrometheusModule } from './prometheus.module.js';
 export { PROMETHEUS_MODULE_OPTIONS, type PrometheusModuleExtras } from './prometheus.module-definition.js';
 export type { RenderedMetrics } from './endpoint/render-metrics.js';
 export { PrometheusService } from './prometheus.service.js';
-export { UNMATCHED_ROUTE } from './prometheus.constants.js';
+export { PROMETHEUS_OPTIONS, UNMATCHED_ROUTE } from './prometheus.constants.js';

@@ -15,7 +15,18 @@ export const DEFAULT_DURATION_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 
 /** 100 B to 10 MB, one bucket per decade. */
 export const DEFAULT_SIZE_BUCKETS: readonly number[] = [100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000];
 
-/** Injection token of the resolved options (defaults merged). */
+/**
+ * Injection token of the module's resolved options (defaults merged). `make*Provider()` metrics
+ * read `registry` and `customMetricPrefix` from it when it is there (optional, as in
+ * `@willsoto/nestjs-prometheus`): a unit test without the module may provide it.
+ *
+ * @example
+ * ```ts
+ * Test.createTestingModule({
+ *   providers: [{ provide: PROMETHEUS_OPTIONS, useValue: { customMetricPrefix: 'app' } }, makeGaugeProvider({ name: 'g', help: 'h' })],
+ * });
+ * ```
+ */
 export const PROMETHEUS_OPTIONS = Symbol('PROMETHEUS_OPTIONS');
 
 /** Route config flag (Fastify) of handlers marked `@DoNotTrack()`, set at bootstrap. */

@@ -222,7 +222,8 @@ describe('pushgateway in the willsoto form: { url, options, registry }', () => {
       ],
     });
     const gw = context.get(Pushgateway);
-    expect(gw.registry).toBe(pushed);
+    // prom-client's class keeps it, untyped.
+    expect((gw as unknown as { registry: Registry }).registry).toBe(pushed);
     await gw.push({ jobName: 'nightly' });
     await context.close();
     expect(seen).toHaveLength(1);

@@ -195,7 +195,7 @@ describe.each(ADAPTERS)('@willsoto/nestjs-prometheus README examples (%s)', (ada
     @Controller()
     class MyCustomController extends PrometheusController {
       @Get()
-      async index(@Res({ passthrough: true }) response: unknown) {
+      override async index(@Res({ passthrough: true }) response: unknown) {
         calls++;
         return super.index(response);
       }
@@ -314,7 +314,7 @@ describe.each(ADAPTERS)('@willsoto/nestjs-prometheus README examples (%s)', (ada
     let calls = 0;
     class CustomController extends PrometheusController {
       @Get()
-      async index(@Res() response: unknown) {
+      override async index(@Res() response: unknown) {
         calls++;
         return super.index(response);
       }
@@ -340,7 +340,7 @@ describe("@willsoto/nestjs-prometheus custom controller keeps this module's endp
   class GuardedController extends PrometheusController {
     @Get()
     @UseGuards(ScraperGuard)
-    index(@Res() response: unknown) {
+    override index(@Res() response: unknown) {
       return super.index(response);
     }
   }
@@ -348,7 +348,7 @@ describe("@willsoto/nestjs-prometheus custom controller keeps this module's endp
   @Controller()
   class RenamedRouteController extends PrometheusController {
     @Get('prometheus')
-    index(@Res({ passthrough: true }) response: unknown) {
+    override index(@Res({ passthrough: true }) response: unknown) {
       return super.index(response);
     }
   }
