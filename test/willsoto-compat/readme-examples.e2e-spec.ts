@@ -397,6 +397,17 @@ describe("@willsoto/nestjs-prometheus custom controller keeps this module's endp
       expect([...exp.families.keys()]).toEqual(['orders_total']);
     });
 
+    it("a scrape that fails answers 503, as the module's own endpoint does", async () => {
+      const broken = register as unknown as { metrics: () => Promise<string> };
+      broken.metrics = () => Promise.reject(new Error('registry unavailable'));
+      try {
+        expect((await get(app, '/metrics', auth)).status).toBe(503);
+      } finally {
+        delete (broken as { metrics?: unknown }).metrics;
+      }
+      expect((await get(app, '/metrics', auth)).status).toBe(200);
+    });
+
     it('scrapes are never counted in the HTTP metrics', async () => {
       await get(app, '/metrics', auth);
       await get(app, '/metrics', auth);
