@@ -65,8 +65,13 @@ export class PrometheusController {
   @Inject(ScrapeHandler) private readonly scrapeHandler!: ScrapeHandler;
   @Inject(PROMETHEUS_OPTIONS) private readonly scrapeOptions!: ResolvedPrometheusOptions;
 
+  /**
+   * The exposition for Nest to send: a string, or a `StreamableFile` of gzip bytes. Typed `any` so
+   * that overrides declared as in willsoto (`Promise<string>`) compile unchanged.
+   */
   @Get()
-  async index(@Res({ passthrough: true }) response: unknown): Promise<string | StreamableFile> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
+  async index(@Res({ passthrough: true }) response: unknown): Promise<any> {
     if (this.scrapeOptions?.path === false) throw new NotFoundException();
     if (!this.scrapeHandler) {
       throw new ServiceUnavailableException(

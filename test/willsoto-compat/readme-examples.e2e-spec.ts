@@ -313,8 +313,9 @@ describe.each(ADAPTERS)('@willsoto/nestjs-prometheus README examples (%s)', (ada
   it('registerAsync({ controller }): the custom controller with async options', async () => {
     let calls = 0;
     class CustomController extends PrometheusController {
+      // Typed as willsoto's own tests type it.
       @Get()
-      override async index(@Res() response: unknown) {
+      override async index(@Res() response: unknown): Promise<string> {
         calls++;
         return super.index(response);
       }
