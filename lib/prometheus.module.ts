@@ -129,6 +129,33 @@ export class PrometheusModule extends ConfigurableModuleClass implements NestMod
     return PrometheusModule.forRootAsync({ ...options, isGlobal: options.isGlobal ?? options.global ?? false });
   }
 
+  /**
+   * The options providers of `forRootAsync()`: Nest's, after the same check as `forRootAsync()`.
+   * Public in `@willsoto/nestjs-prometheus`, where `{}` throws "Invalid configuration".
+   *
+   * @example
+   * ```ts
+   * PrometheusModule.createAsyncProviders({ useFactory: () => ({ path: '/m' }) });
+   * ```
+   */
+  static createAsyncProviders(options: typeof ASYNC_OPTIONS_TYPE): Provider[] {
+    assertAsyncOptions(options, 'createAsyncProviders');
+    return nestAsyncStatics().createAsyncProviders.call(this, options);
+  }
+
+  /**
+   * The provider of the options of `forRootAsync()`: Nest's, after the same check.
+   *
+   * @example
+   * ```ts
+   * PrometheusModule.createAsyncOptionsProvider({ useFactory: () => ({ path: '/m' }) });
+   * ```
+   */
+  static createAsyncOptionsProvider(options: typeof ASYNC_OPTIONS_TYPE): Provider {
+    assertAsyncOptions(options, 'createAsyncOptionsProvider');
+    return nestAsyncStatics().createAsyncOptionsProvider.call(this, options);
+  }
+
   /** Metrics injectable with `@InjectMetric(name)` in the importing module. */
   static forFeature(definitions: MetricProviderDefinition[]): DynamicModule {
     const providers = makeMetricProviders(definitions);
@@ -159,15 +186,25 @@ function withDeclaredMetrics(module: DynamicModule): DynamicModule {
   };
 }
 
+/** Statics of Nest's configurable module class that its typings leave out. */
+function nestAsyncStatics(): {
+  createAsyncProviders(this: unknown, options: typeof ASYNC_OPTIONS_TYPE): Provider[];
+  createAsyncOptionsProvider(this: unknown, options: typeof ASYNC_OPTIONS_TYPE): Provider;
+} {
+  return ConfigurableModuleClass as unknown as ReturnType<typeof nestAsyncStatics>;
+}
+
 /** Nest's own error for `forRootAsync({})` names an internal token; this one names what is missing. */
 function assertAsyncOptions(options: typeof ASYNC_OPTIONS_TYPE, method: string): void {
   if (typeof options !== 'object' || options === null) {
     throw new Error(`PrometheusModule.${method}() needs an options object with useFactory, useClass or useExisting`);
   }
   if (!options.useFactory && !options.useClass && !options.useExisting) {
+    // The first sentence is @willsoto/nestjs-prometheus's, for code and tests that look for it.
     throw new Error(
-      `PrometheusModule.${method}() needs useFactory, useClass or useExisting to provide the options ` +
-        `(none was given); with options known up front, use ${method === 'registerAsync' ? 'register' : 'forRoot'}() instead`,
+      `PrometheusModule.${method}(): Invalid configuration. Must provide useClass or useExisting (or useFactory) ` +
+        `to give the options, and none was given; with options known up front, use ` +
+        `${method === 'registerAsync' ? 'register' : 'forRoot'}() instead`,
     );
   }
   if (options.useFactory !== undefined && typeof options.useFactory !== 'function') {

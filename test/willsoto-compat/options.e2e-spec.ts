@@ -44,14 +44,30 @@ afterEach(() => register.clear());
 describe('forRootAsync / registerAsync without a source of options', () => {
   it('forRootAsync({}) names what is missing', () => {
     expect(() => PrometheusModule.forRootAsync({})).toThrow(
-      'PrometheusModule.forRootAsync() needs useFactory, useClass or useExisting to provide the options (none was given)',
+      'PrometheusModule.forRootAsync(): Invalid configuration. Must provide useClass or useExisting (or useFactory) ' +
+        'to give the options, and none was given; with options known up front, use forRoot() instead',
     );
   });
 
   it('registerAsync({}) names what is missing', () => {
     expect(() => PrometheusModule.registerAsync({ imports: [] })).toThrow(
-      /^PrometheusModule\.registerAsync\(\) needs useFactory, useClass or useExisting/,
+      /^PrometheusModule\.registerAsync\(\): Invalid configuration\. Must provide useClass or useExisting \(or useFactory\)/,
     );
+  });
+
+  it('createAsyncProviders({}) and createAsyncOptionsProvider({}) throw it too, as in willsoto', () => {
+    expect(() => PrometheusModule.createAsyncProviders({})).toThrow(
+      'Invalid configuration. Must provide useClass or useExisting',
+    );
+    expect(() => PrometheusModule.createAsyncOptionsProvider({})).toThrow(
+      'Invalid configuration. Must provide useClass or useExisting',
+    );
+  });
+
+  it("with a source, they give Nest's providers", () => {
+    const providers = PrometheusModule.createAsyncProviders({ useFactory: () => ({}) });
+    expect(providers).toHaveLength(1);
+    expect(PrometheusModule.createAsyncOptionsProvider({ useFactory: () => ({}) })).toHaveProperty('useFactory');
   });
 });
 
