@@ -104,15 +104,13 @@ export function generate(blocks = readBlocks()) {
   return out;
 }
 
-/** Type-checks the generated blocks with the project's TypeScript; returns the error lines. */
+/** Type-checks test/docs (the generated blocks included) with the project's TypeScript; returns the error lines. */
 export async function typecheck(files) {
   const { default: ts } = await import('typescript');
   const config = ts.readConfigFile(join(here, 'tsconfig.json'), ts.sys.readFile);
   const parsed = ts.parseJsonConfigFileContent(config.config, ts.sys, here);
-  const program = ts.createProgram(
-    files.map(f => f.file),
-    parsed.options,
-  );
+  // The generated blocks, the fixtures some of them import, and the specs that run them.
+  const program = ts.createProgram(parsed.fileNames, parsed.options);
   const byFile = new Map(files.map(f => [resolve(f.file), f]));
   const errors = [];
   for (const d of ts.getPreEmitDiagnostics(program)) {

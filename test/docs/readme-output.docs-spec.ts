@@ -68,7 +68,7 @@ describe.each(ADAPTERS)('README output blocks, from the sample app on %s', adapt
 
     // The event and the disconnect arrive on their own time: read until they have.
     const deadline = Date.now() + 10_000;
-    let text = '';
+    let text: string;
     do {
       text = (await request(base).get('/metrics').expect(200)).text;
       if (
