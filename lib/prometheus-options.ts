@@ -162,7 +162,20 @@ export function resolvePrometheusOptions(options: PrometheusModuleOptions = {}):
   const appPath = server && options.path === undefined ? false : options.path;
   const path = appPath === false ? false : normalizePath(appPath ?? DEFAULT_METRICS_PATH);
   const defaultLabels = { ...(options.defaultLabels ?? {}) };
-  for (const name of Object.keys(defaultLabels)) assertLabelName(name, `${WHERE}.defaultLabels`);
+  for (const [name, value] of Object.entries(defaultLabels)) {
+    assertLabelName(name, `${WHERE}.defaultLabels`);
+    // An unset environment variable would otherwise label every series "undefined".
+    if (
+      value === undefined ||
+      value === null ||
+      value === '' ||
+      (typeof value === 'number' && !Number.isFinite(value))
+    ) {
+      throw new Error(
+        `${WHERE}.defaultLabels.${name}: the value is ${value === '' ? 'empty' : String(value)}; give it a non-empty string (is an environment variable unset?)`,
+      );
+    }
+  }
 
   let http: ResolvedHttpOptions | false = false;
   if (options.http !== false) {

@@ -1,7 +1,15 @@
 /** Metadata set by `@DoNotTrack()` on a controller class or a handler method. */
 export const DO_NOT_TRACK_METADATA = 'nestjs-prom-metrics:do-not-track';
 
-/** Label value of requests that matched no route (`unmatchedRoutes: 'group'`). */
+/**
+ * Label value of requests that matched no route (`http.unmatchedRoutes: 'group'`).
+ *
+ * @example
+ * ```ts
+ * expect(await getMetricValue(app, 'http_requests_total', { route: UNMATCHED_ROUTE })).toBe(1);
+ * ```
+ * @public
+ */
 export const UNMATCHED_ROUTE = '__unmatched__';
 
 /** Status label of requests whose client went away before the response ended (nginx's convention). */

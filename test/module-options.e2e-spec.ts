@@ -240,6 +240,14 @@ describe.each(ADAPTERS)('PrometheusModule options (%s)', (adapter: AdapterName) 
     it('an invalid label name fails the bootstrap, naming it', async () => {
       await expect(boot({ registry: new Registry(), defaultLabels: { 'bad-name': 'x' } })).rejects.toThrow(/bad-name/);
     });
+
+    it.each([
+      ['undefined (an unset environment variable)', undefined, /defaultLabels\.service: the value is undefined/],
+      ['empty', '', /defaultLabels\.service: the value is empty/],
+    ])('a value that is %s fails the bootstrap, naming the label', async (_what, value, message) => {
+      const defaultLabels = { service: value } as unknown as Record<string, string>;
+      await expect(boot({ registry: new Registry(), defaultLabels })).rejects.toThrow(message);
+    });
   });
 
   describe('defaultMetrics', () => {

@@ -5,7 +5,15 @@ import type {
   SummaryConfiguration,
 } from 'prom-client';
 
-/** What a label function sees of one call of a decorated method. */
+/**
+ * What a label function sees of one call of a decorated method.
+ *
+ * @example
+ * ```ts
+ * @Counter({ name: 'lookups_total', help: 'Lookups', labels: { found: (ctx: MetricCallContext) => String(ctx.result !== undefined) } })
+ * ```
+ * @public
+ */
 export interface MetricCallContext<TInstance = unknown> {
   /** The method's arguments. */
   readonly args: readonly unknown[];
@@ -19,7 +27,15 @@ export interface MetricCallContext<TInstance = unknown> {
   readonly request?: unknown;
 }
 
-/** A label's value: fixed, or computed from the call (results and errors are seen after the call). */
+/**
+ * A label's value: fixed, or computed from the call (results and errors are seen after the call).
+ *
+ * @example
+ * ```ts
+ * const labels: Record<string, LabelValue> = { currency: 'EUR', outcome: ctx => (ctx.error ? 'error' : 'ok') };
+ * ```
+ * @public
+ */
 export type LabelValue = string | number | ((context: MetricCallContext) => string | number);
 
 interface MetricDecoratorBase {
@@ -27,22 +43,66 @@ interface MetricDecoratorBase {
   labels?: Record<string, LabelValue>;
 }
 
+/**
+ * Options of `@Counter`: prom-client's counter configuration without `labelNames`, plus `labels`.
+ *
+ * @example
+ * ```ts
+ * const options: CounterDecoratorOptions = { name: 'refunds_failed_total', help: 'Failed refunds', on: 'error' };
+ * ```
+ * @public
+ */
 export interface CounterDecoratorOptions
   extends Omit<CounterConfiguration<string>, 'labelNames' | 'collect' | 'registers'>, MetricDecoratorBase {
   /** Which completed calls to count: all (default), only failed ones, or only successful ones. */
   on?: 'always' | 'error' | 'success';
 }
 
+/**
+ * Options of `@Histogram`: prom-client's histogram configuration without `labelNames`, plus `labels`.
+ *
+ * @example
+ * ```ts
+ * const options: HistogramDecoratorOptions = { name: 'pay_seconds', help: 'Payment time', buckets: [0.1, 1] };
+ * ```
+ * @public
+ */
 export interface HistogramDecoratorOptions
   extends Omit<HistogramConfiguration<string>, 'labelNames' | 'collect' | 'registers'>, MetricDecoratorBase {}
 
+/**
+ * Options of `@Summary`: prom-client's summary configuration without `labelNames`, plus `labels`.
+ *
+ * @example
+ * ```ts
+ * const options: SummaryDecoratorOptions = { name: 'lookup_seconds', help: 'Lookups', percentiles: [0.5, 0.99] };
+ * ```
+ * @public
+ */
 export interface SummaryDecoratorOptions
   extends Omit<SummaryConfiguration<string>, 'labelNames' | 'collect' | 'registers'>, MetricDecoratorBase {}
 
+/**
+ * Options of `@Gauge`: prom-client's gauge configuration without `labelNames`, plus `labels`.
+ *
+ * @example
+ * ```ts
+ * const options: GaugeDecoratorOptions = { name: 'imports_running', help: 'Imports in progress' };
+ * ```
+ * @public
+ */
 export interface GaugeDecoratorOptions
   extends Omit<GaugeConfiguration<string>, 'labelNames' | 'collect' | 'registers'>, MetricDecoratorBase {}
 
-/** A metric declared with `PrometheusModule.forFeature()`. */
+/**
+ * A metric declared with `PrometheusModule.forFeature()`.
+ *
+ * @example
+ * ```ts
+ * PrometheusModule.forFeature([{ type: 'counter', name: 'refunds_total', help: 'Refunds', labelNames: ['reason'] }]);
+ * ```
+ * @public
+ */
 export type MetricProviderDefinition =
   | ({ type: 'counter' } & CounterConfiguration<string>)
   | ({ type: 'gauge' } & GaugeConfiguration<string>)

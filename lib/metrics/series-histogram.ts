@@ -76,15 +76,17 @@ export class SeriesHistogram extends SeriesMetric<HistogramSeries> {
   }
   protected collect(s: HistogramSeries, out: Sample[]): void {
     const bucket = `${this.name}_bucket`;
+    // `le` first, as prom-client writes its own histograms, so every histogram of the registry
+    // (the module's and the app's) reads alike and the README shows what is written.
     let cumulative = 0;
     const exemplars = s.exemplars;
     for (let i = 0; i < this.buckets.length; i++) {
       cumulative += s.counts[i];
-      const sample: Sample = { labels: { ...s.labels, le: this.buckets[i] }, value: cumulative, metricName: bucket };
+      const sample: Sample = { labels: { le: this.buckets[i], ...s.labels }, value: cumulative, metricName: bucket };
       if (exemplars?.[i]) sample.exemplar = exemplars[i];
       out.push(sample);
     }
-    const inf: Sample = { labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: bucket };
+    const inf: Sample = { labels: { le: '+Inf', ...s.labels }, value: s.count, metricName: bucket };
     if (exemplars?.[this.buckets.length]) inf.exemplar = exemplars[this.buckets.length];
     out.push(inf);
     out.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` });

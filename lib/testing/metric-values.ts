@@ -8,9 +8,27 @@ type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 type MetricJson = MetricsJson[number];
 type ValueJson = MetricJson['values'][number] & { metricName?: string };
 
-/** An app (or application context) that imports `PrometheusModule`, or a prom-client registry. */
+/**
+ * An app (or application context) that imports `PrometheusModule`, or a prom-client registry.
+ *
+ * @example
+ * ```ts
+ * const source: MetricsSource = app; // or new Registry()
+ * ```
+ * @public
+ */
 export type MetricsSource = INestApplicationContext | Registry;
 
+/**
+ * What `getHistogram` returns.
+ *
+ * @example
+ * ```ts
+ * const latency: HistogramValue = await getHistogram(app, 'http_request_duration_seconds');
+ * expect(latency.buckets['+Inf']).toBe(latency.count);
+ * ```
+ * @public
+ */
 export interface HistogramValue {
   /** Observations, summed over the matching series. */
   count: number;
@@ -46,6 +64,12 @@ async function find(source: MetricsSource, name: string): Promise<{ metric: Metr
  * The value of a counter or gauge, summed over the series whose labels include `labels` (all
  * series when none are given); 0 when none matches. `x_count` and `x_sum` of a histogram or
  * summary work too.
+ *
+ * @example
+ * ```ts
+ * expect(await getMetricValue(app, 'http_requests_total', { route: '/orders', status_code: '201' })).toBe(1);
+ * ```
+ * @public
  */
 export async function getMetricValue(source: MetricsSource, name: string, labels: Labels = {}): Promise<number> {
   const found = await find(source, name);
@@ -65,7 +89,16 @@ export async function getMetricValue(source: MetricsSource, name: string, labels
   return total;
 }
 
-/** A histogram's count, sum and cumulative buckets, summed over the series whose labels include `labels`. */
+/**
+ * A histogram's count, sum and cumulative buckets, summed over the series whose labels include `labels`.
+ *
+ * @example
+ * ```ts
+ * const latency = await getHistogram(app, 'http_request_duration_seconds', { route: '/orders' });
+ * expect(latency.count).toBe(1);
+ * ```
+ * @public
+ */
 export async function getHistogram(source: MetricsSource, name: string, labels: Labels = {}): Promise<HistogramValue> {
   const found = await find(source, name);
   if (!found || found.metric.name !== name) throw new Error(`getHistogram: no metric "${name}" in the registry`);
@@ -87,6 +120,12 @@ export async function getHistogram(source: MetricsSource, name: string, labels: 
 /**
  * Zeroes every metric of the registry, but gauges of work in flight (`http_requests_in_progress`,
  * `@Gauge`): they keep counting the calls still running.
+ *
+ * @example
+ * ```ts
+ * afterEach(() => resetMetrics(app));
+ * ```
+ * @public
  */
 export async function resetMetrics(source: MetricsSource): Promise<void> {
   for (const metric of registryOf(source).getMetricsAsArray()) {
