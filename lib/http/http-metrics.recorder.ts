@@ -8,6 +8,7 @@ import { takeObservedException } from './exception-spy.js';
 import { type RecordedRequest, RequestRecord, requestExceptions } from './request-record.js';
 import { RouteSeries } from './route-series.js';
 import { exceptionName, matchesPattern } from '../metrics/label-values.js';
+import { describeError } from '../metrics/describe-error.js';
 
 const UNMATCHED_KEY = Symbol('unmatched');
 
@@ -200,7 +201,7 @@ export class HttpMetricsRecorder {
   private reportOnce(what: string, error: unknown): void {
     if (this.reported.has(what)) return;
     this.reported.add(what);
-    this.logger.warn(`${what} threw (reported once): ${(error as Error)?.message ?? String(error)}`);
+    this.logger.warn(`${what} threw (reported once): ${describeError(error)}`);
   }
 
   private exemplar(res: ServerResponse): Record<string, string> | undefined {
