@@ -3,6 +3,7 @@ import { OVERFLOW_LABEL_VALUE } from '../prometheus.constants.js';
 import { GaugeSeries } from '../metrics/series-gauge.js';
 import type { HistogramSeries } from '../metrics/series-histogram.js';
 import type { HttpMetrics } from './http-metrics.js';
+import { MAX_CACHED_EXCEPTION_NAMES } from '../metrics/label-values.js';
 
 type LabelValues = readonly (string | number)[];
 
@@ -99,7 +100,8 @@ export class RouteSeries {
       let e = this.exceptions.get(exception);
       if (e === undefined) {
         e = this.metrics.exceptions.child([this.method, this.route, exception, ...this.extra]);
-        this.exceptions.set(exception, e);
+        // Bounded: the metric itself caps its series; past the cap here, it is asked each time.
+        if (this.exceptions.size < MAX_CACHED_EXCEPTION_NAMES) this.exceptions.set(exception, e);
       }
       e.inc();
     }
