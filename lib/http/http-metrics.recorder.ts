@@ -30,6 +30,17 @@ function toSize(length: unknown): number {
   return length === undefined ? 0 : Number(length) || 0;
 }
 
+/**
+ * Whether the response was sent whole (otherwise its client went away first: 499). Fastify's
+ * `inject()` (light-my-request) writes to a socket of its own that drains only after the response's
+ * `close`, so `writableFinished` never holds there: an injected response that ended was sent.
+ */
+function responseCompleted(res: ServerResponse): boolean {
+  return (
+    res.writableFinished || (res.writableEnded && (res as { isLightMyRequest?: boolean }).isLightMyRequest === true)
+  );
+}
+
 /** What an adapter's instrumentation tells the recorder about its router's routes. */
 export interface RouteInspector<K> {
   /** Whether the route was marked `@DoNotTrack()` (asked once per route). */
@@ -146,7 +157,7 @@ export class HttpMetricsRecorder {
 
   /** The response ended or the client went away; `inspector` finds the route if it is not known yet. */
   private end(record: RequestRecord, res: ServerResponse, inspector?: RouteInspector<never>): void {
-    const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED_REQUEST;
+    const status = responseCompleted(res) ? res.statusCode : CLIENT_CLOSED_REQUEST;
     if (record.series === undefined && inspector?.seriesAtEnd) inspector.seriesAtEnd(res, status, record);
     if (record.inProgress !== undefined) record.inProgress.inProgress.dec();
     let series = record.series;
