@@ -76,6 +76,9 @@ export class HttpMetricsRecorder {
   begin(res: ServerResponse, inspector?: RouteInspector<never>): RequestRecord {
     const record = new RequestRecord(performance.now());
     res.on('close', () => this.end(record, res, inspector));
+    // HTTP/1.1 pipelining: a response queued behind another has no socket yet, and if the
+    // connection closes it never emits `close`; its request does. Only queued responses pay for it.
+    if (res.socket === null) res.req.on('close', () => this.endQueued(record, res, inspector));
     return record;
   }
 
@@ -155,8 +158,20 @@ export class HttpMetricsRecorder {
     if (raw !== undefined) requestExceptions.set(raw, exceptionName(exception));
   }
 
+  /**
+   * A queued (pipelined) request closed: counted now if its connection is gone, since its response
+   * will never close then. A request also closes once its body is read, with the connection alive:
+   * its response's `close` counts it later.
+   */
+  private endQueued(record: RequestRecord, res: ServerResponse, inspector?: RouteInspector<never>): void {
+    const socket = res.req.socket as { destroyed?: boolean } | null;
+    if (socket === null || socket.destroyed === true) this.end(record, res, inspector);
+  }
+
   /** The response ended or the client went away; `inspector` finds the route if it is not known yet. */
   private end(record: RequestRecord, res: ServerResponse, inspector?: RouteInspector<never>): void {
+    if (record.ended) return;
+    record.ended = true;
     const status = responseCompleted(res) ? res.statusCode : CLIENT_CLOSED_REQUEST;
     if (record.series === undefined && inspector?.seriesAtEnd) inspector.seriesAtEnd(res, status, record);
     if (record.inProgress !== undefined) record.inProgress.inProgress.dec();
