@@ -31,6 +31,21 @@ function toSize(length: unknown): number {
 }
 
 /**
+ * The size of the request's body as received: its `Content-Length` once Node's parser has the
+ * whole message (`complete`: the body was framed by that length), and otherwise (the response
+ * came first: a client that gave up, a body refused unread) no more than the bytes its connection
+ * carried, so that a declared length that never arrives cannot be recorded. Reads no body.
+ */
+function receivedBodySize(req: ServerResponse['req']): number {
+  // Node parses request headers on first access; by the end of the response they are parsed.
+  const declared = toSize(req.headers['content-length']);
+  if (declared === 0 || req.complete) return declared;
+  const received = (req.socket as { bytesRead?: unknown } | null)?.bytesRead;
+  // Fastify's inject() has no real socket: its body is given whole, in memory.
+  return typeof received === 'number' && received < declared ? received : declared;
+}
+
+/**
  * Whether the response was sent whole (otherwise its client went away first: 499). Fastify's
  * `inject()` (light-my-request) writes to a socket of its own that drains only after the response's
  * `close`, so `writableFinished` never holds there: an injected response that ended was sent.
@@ -178,8 +193,7 @@ export class HttpMetricsRecorder {
     let series = record.series;
     if (series === null || series === undefined) return;
     const seconds = (performance.now() - record.start) / 1000;
-    // Node parses request headers on first access; by the end of the response they are parsed.
-    const requestSize = toSize(res.req.headers['content-length']);
+    const requestSize = receivedBodySize(res.req);
     const responseSize = toSize((record.reply ?? res).getHeader('content-length'));
     const exception = status >= 500 ? requestExceptions.get(res.req) : undefined;
     const exemplar = this.options.exemplars === false ? undefined : this.exemplar(res);

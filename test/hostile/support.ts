@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import { type Exposition, findSamples } from '../utils/exposition.js';
@@ -26,4 +26,24 @@ export function countsBy(exp: Exposition, name: string): Record<string, number> 
     out[key] = (out[key] ?? 0) + s.value;
   }
   return out;
+}
+
+/**
+ * Writes raw bytes on a new connection; resolves with the status the server answered (if any)
+ * once the server closes the connection or `waitMs` passed (then the client closes it).
+ */
+export function rawExchange(port: number, bytes: string, waitMs = 2000): Promise<{ status?: number }> {
+  return new Promise(resolve => {
+    const socket = net.connect(port, '127.0.0.1');
+    let text = '';
+    const timer = setTimeout(() => socket.destroy(), waitMs);
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.on('error', () => undefined); // a reset is a close
+    socket.on('close', () => {
+      clearTimeout(timer);
+      const m = /^HTTP\/1\.[01] (\d{3}) /.exec(text);
+      resolve({ status: m ? Number(m[1]) : undefined });
+    });
+    socket.write(Buffer.from(bytes, 'latin1'));
+  });
 }
