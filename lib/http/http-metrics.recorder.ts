@@ -214,12 +214,14 @@ export class HttpMetricsRecorder {
     }
   }
 
+  /** The values of the extra `http.labels`, truncated as they will be recorded. */
   private extraLabelValues(res: ServerResponse): (string | number)[] {
     const { names, values } = this.options.labels as NonNullable<ResolvedHttpOptions['labels']>;
+    const guard = this.metrics.guard;
     return values.map((fn, i) => {
       try {
         const value = fn(res.req);
-        return typeof value === 'string' || typeof value === 'number' ? value : String(value);
+        return guard.labelValue(typeof value === 'string' || typeof value === 'number' ? value : String(value));
       } catch (error) {
         this.reportOnce(`http.labels.${names[i]}`, error);
         return 'error';

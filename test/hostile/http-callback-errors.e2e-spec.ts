@@ -79,7 +79,7 @@ describe.each(ADAPTERS)('a callback throwing an unprintable value (%s)', adapter
         await request(server).get('/hostile').expect(200, 'ok');
         await request(server).get('/hostile').expect(200, 'ok');
         const exp = await scrape(app);
-        const labels = callbackName === 'http.labels.tenant' ? { tenant: 'error' } : {};
+        const labels: Record<string, string> = callbackName === 'http.labels.tenant' ? { tenant: 'error' } : {};
         expect(sampleValue(exp, 'http_requests_total', { route: '/hostile', status_code: '200', ...labels })).toBe(2);
         const reported = warn.mock.calls.map(([m]) => String(m)).filter(m => m.includes(`${callbackName} threw`));
         expect(reported).toHaveLength(1);
