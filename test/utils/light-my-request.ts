@@ -10,8 +10,9 @@ import { pathToFileURL } from 'node:url';
  * first `inject()`.
  */
 export async function allowInjectUnderJestEsm(): Promise<void> {
-  const nodeRequire = createRequire(import.meta.url);
-  const fromLightMyRequest = createRequire(nodeRequire.resolve('light-my-request'));
+  // Resolved the way Fastify resolves them, wherever the package manager put them.
+  const fromFastify = createRequire(createRequire(import.meta.url).resolve('fastify'));
+  const fromLightMyRequest = createRequire(fromFastify.resolve('light-my-request'));
   const cookiePath = fromLightMyRequest.resolve('cookie');
   const cookie: unknown = await import(pathToFileURL(cookiePath).href);
   jest.doMock(cookiePath, () => cookie);
