@@ -79,7 +79,7 @@ export class CardinalityGuard {
     if (typeof value !== 'string' || value.length <= max) return value;
     // Never split a surrogate pair: half of one is not a character.
     const code = value.charCodeAt(max - 1);
-    return value.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+    return copyOf(value.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max));
   }
 
   /** Whether a label value must be truncated. */
@@ -106,4 +106,12 @@ export class CardinalityGuard {
     this.diverted((metric as { name?: string }).name ?? 'unknown').inc();
     return overflowLabels(labelNames);
   }
+}
+
+/**
+ * A string of its own: V8 keeps a slice's whole parent alive, so a 128-character label kept from
+ * an 8 KB header value would hold all 8 KB. JSON round-trips any string, lone surrogates included.
+ */
+function copyOf(text: string): string {
+  return JSON.parse(JSON.stringify(text)) as string;
 }

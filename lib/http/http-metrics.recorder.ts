@@ -8,6 +8,7 @@ import { takeObservedException } from './exception-spy.js';
 import { type RecordedRequest, RequestRecord, requestExceptions } from './request-record.js';
 import { RouteSeries } from './route-series.js';
 import { exceptionName, matchesPattern } from '../metrics/label-values.js';
+import { describeError } from '../metrics/describe-error.js';
 
 const UNMATCHED_KEY = Symbol('unmatched');
 
@@ -27,6 +28,32 @@ function sameOnEveryAdapter(template: string): string {
 
 function toSize(length: unknown): number {
   return length === undefined ? 0 : Number(length) || 0;
+}
+
+/**
+ * The size of the request's body as received: its `Content-Length` once Node's parser has the
+ * whole message (`complete`: the body was framed by that length), and otherwise (the response
+ * came first: a client that gave up, a body refused unread) no more than the bytes its connection
+ * carried, so that a declared length that never arrives cannot be recorded. Reads no body.
+ */
+function receivedBodySize(req: ServerResponse['req']): number {
+  // Node parses request headers on first access; by the end of the response they are parsed.
+  const declared = toSize(req.headers['content-length']);
+  if (declared === 0 || req.complete) return declared;
+  const received = (req.socket as { bytesRead?: unknown } | null)?.bytesRead;
+  // Fastify's inject() has no real socket: its body is given whole, in memory.
+  return typeof received === 'number' && received < declared ? received : declared;
+}
+
+/**
+ * Whether the response was sent whole (otherwise its client went away first: 499). Fastify's
+ * `inject()` (light-my-request) writes to a socket of its own that drains only after the response's
+ * `close`, so `writableFinished` never holds there: an injected response that ended was sent.
+ */
+function responseCompleted(res: ServerResponse): boolean {
+  return (
+    res.writableFinished || (res.writableEnded && (res as { isLightMyRequest?: boolean }).isLightMyRequest === true)
+  );
 }
 
 /** What an adapter's instrumentation tells the recorder about its router's routes. */
@@ -64,6 +91,9 @@ export class HttpMetricsRecorder {
   begin(res: ServerResponse, inspector?: RouteInspector<never>): RequestRecord {
     const record = new RequestRecord(performance.now());
     res.on('close', () => this.end(record, res, inspector));
+    // HTTP/1.1 pipelining: a response queued behind another has no socket yet, and if the
+    // connection closes it never emits `close`; its request does. Only queued responses pay for it.
+    if (res.socket === null) res.req.on('close', () => this.endQueued(record, res, inspector));
     return record;
   }
 
@@ -143,16 +173,27 @@ export class HttpMetricsRecorder {
     if (raw !== undefined) requestExceptions.set(raw, exceptionName(exception));
   }
 
+  /**
+   * A queued (pipelined) request closed: counted now if its connection is gone, since its response
+   * will never close then. A request also closes once its body is read, with the connection alive:
+   * its response's `close` counts it later.
+   */
+  private endQueued(record: RequestRecord, res: ServerResponse, inspector?: RouteInspector<never>): void {
+    const socket = res.req.socket as { destroyed?: boolean } | null;
+    if (socket === null || socket.destroyed === true) this.end(record, res, inspector);
+  }
+
   /** The response ended or the client went away; `inspector` finds the route if it is not known yet. */
   private end(record: RequestRecord, res: ServerResponse, inspector?: RouteInspector<never>): void {
-    const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED_REQUEST;
+    if (record.ended) return;
+    record.ended = true;
+    const status = responseCompleted(res) ? res.statusCode : CLIENT_CLOSED_REQUEST;
     if (record.series === undefined && inspector?.seriesAtEnd) inspector.seriesAtEnd(res, status, record);
     if (record.inProgress !== undefined) record.inProgress.inProgress.dec();
     let series = record.series;
     if (series === null || series === undefined) return;
     const seconds = (performance.now() - record.start) / 1000;
-    // Node parses request headers on first access; by the end of the response they are parsed.
-    const requestSize = toSize(res.req.headers['content-length']);
+    const requestSize = receivedBodySize(res.req);
     const responseSize = toSize((record.reply ?? res).getHeader('content-length'));
     const exception = status >= 500 ? requestExceptions.get(res.req) : undefined;
     const exemplar = this.options.exemplars === false ? undefined : this.exemplar(res);
@@ -173,12 +214,14 @@ export class HttpMetricsRecorder {
     }
   }
 
+  /** The values of the extra `http.labels`, truncated as they will be recorded. */
   private extraLabelValues(res: ServerResponse): (string | number)[] {
     const { names, values } = this.options.labels as NonNullable<ResolvedHttpOptions['labels']>;
+    const guard = this.metrics.guard;
     return values.map((fn, i) => {
       try {
         const value = fn(res.req);
-        return typeof value === 'string' || typeof value === 'number' ? value : String(value);
+        return guard.labelValue(typeof value === 'string' || typeof value === 'number' ? value : String(value));
       } catch (error) {
         this.reportOnce(`http.labels.${names[i]}`, error);
         return 'error';
@@ -200,7 +243,7 @@ export class HttpMetricsRecorder {
   private reportOnce(what: string, error: unknown): void {
     if (this.reported.has(what)) return;
     this.reported.add(what);
-    this.logger.warn(`${what} threw (reported once): ${(error as Error)?.message ?? String(error)}`);
+    this.logger.warn(`${what} threw (reported once): ${describeError(error)}`);
   }
 
   private exemplar(res: ServerResponse): Record<string, string> | undefined {

@@ -21,6 +21,11 @@ export class HttpMetrics {
   readonly responseSize?: SeriesHistogram;
   /** Names of the extra `http.labels`, in the order their values are given. */
   readonly extraLabelNames?: readonly string[];
+  /**
+   * Label sets of the extra `http.labels` kept by all routes together: each is a series of the
+   * metrics, so past `maxSeriesPerMetric` of them the metrics are full and no more are kept.
+   */
+  extraLabelSets = 0;
 
   constructor(
     registry: Registry,

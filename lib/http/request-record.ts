@@ -10,6 +10,8 @@ export class RequestRecord {
   reply: { getHeader(name: string): unknown } | undefined = undefined;
   /** Fastify's request: its route options resolve requests that no route hook saw. */
   request: unknown = undefined;
+  /** Counted already: a pipelined request can end by its request's `close` and its response's. */
+  ended = false;
 
   constructor(readonly start: number) {}
 }

@@ -3,6 +3,7 @@ import { OVERFLOW_LABEL_VALUE } from '../prometheus.constants.js';
 import { GaugeSeries } from '../metrics/series-gauge.js';
 import type { HistogramSeries } from '../metrics/series-histogram.js';
 import type { HttpMetrics } from './http-metrics.js';
+import { MAX_CACHED_EXCEPTION_NAMES } from '../metrics/label-values.js';
 
 type LabelValues = readonly (string | number)[];
 
@@ -50,20 +51,24 @@ export class RouteSeries {
   }
 
   /**
-   * The series of this route for these values of the extra labels. At most `maxSeriesPerMetric`
-   * of them are kept: values from requests must not grow memory without bound either.
+   * The series of this route for these values of the extra labels, already truncated to
+   * `maxLabelValueLength` (so values alike up to there are one key, and no long value is kept).
+   * At most `maxSeriesPerMetric` label sets are kept across all routes: values from requests must
+   * not grow memory without bound. Past that, the metrics are full: new label sets are recorded
+   * under the overflow series and not kept.
    */
   variant(values: LabelValues): RouteSeries {
     const key = values.length === 1 ? String(values[0]) : JSON.stringify(values);
     this.variants ??= new Map();
     let v = this.variants.get(key);
     if (v === undefined) {
-      const guard = this.metrics.guard;
-      if (this.variants.size >= guard.maxSeries) {
+      const metrics = this.metrics;
+      if (metrics.extraLabelSets >= metrics.guard.maxSeries) {
         this.overflowVariant ??= this.newVariant(values.map(() => OVERFLOW_LABEL_VALUE));
         return this.overflowVariant;
       }
-      v = this.newVariant(values.map(value => guard.labelValue(value)));
+      metrics.extraLabelSets++;
+      v = this.newVariant(values);
       this.variants.set(key, v);
     }
     return v;
@@ -99,7 +104,8 @@ export class RouteSeries {
       let e = this.exceptions.get(exception);
       if (e === undefined) {
         e = this.metrics.exceptions.child([this.method, this.route, exception, ...this.extra]);
-        this.exceptions.set(exception, e);
+        // Bounded: the metric itself caps its series; past the cap here, it is asked each time.
+        if (this.exceptions.size < MAX_CACHED_EXCEPTION_NAMES) this.exceptions.set(exception, e);
       }
       e.inc();
     }

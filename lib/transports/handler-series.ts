@@ -2,7 +2,7 @@ import type { CounterSeries } from '../metrics/series-counter.js';
 import type { GaugeSeries } from '../metrics/series-gauge.js';
 import type { HistogramSeries } from '../metrics/series-histogram.js';
 import type { TransportFamily } from './transport-family.js';
-import { exceptionName } from '../metrics/label-values.js';
+import { exceptionName, MAX_CACHED_EXCEPTION_NAMES } from '../metrics/label-values.js';
 
 interface OutcomeSeries {
   readonly calls: CounterSeries;
@@ -42,7 +42,7 @@ export class HandlerSeries {
     let series = this.exceptions.get(name);
     if (series === undefined) {
       series = exceptions.child([...this.values.slice(0, this.family.exceptionLabels), name]);
-      this.exceptions.set(name, series);
+      if (this.exceptions.size < MAX_CACHED_EXCEPTION_NAMES) this.exceptions.set(name, series);
     }
     series.inc();
   }
