@@ -68,7 +68,7 @@ class HostileLabels {
     return n * 2;
   }
 
-  @Histogram({ name: 'hostile_seconds', help: HELP, buckets: [1], labels: { who: () => unprintable() } })
+  @Histogram({ name: 'hostile_seconds', help: HELP, buckets: [1], labels: { who: () => unprintable() as string } })
   async timed(): Promise<string> {
     return 'done';
   }
