@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { jest } from '@jest/globals';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -309,6 +310,12 @@ async function startApp(adapter: AdapterName): Promise<{ app: INestApplication; 
 // Tests
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * The load tests take ~15 s each on an idle 2-core machine and several times that on a busy one
+ * (the suite failed there at Jest's default 30 s, and its abandoned load then slowed the next test).
+ */
+jest.setTimeout(180_000);
+
 describe.each(ADAPTERS)('HTTP metrics under load on %s', adapter => {
   let app: INestApplication | undefined;
   let agent: http.Agent | undefined;
@@ -333,7 +340,7 @@ describe.each(ADAPTERS)('HTTP metrics under load on %s', adapter => {
     const loadMs = performance.now() - t0;
 
     // Let the server notice the last disconnects: in progress back to 0, every seen request closed.
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 30_000;
     let exp: Exposition;
     for (;;) {
       exp = (await scrapeOver(port, agent)).exp;
@@ -476,7 +483,9 @@ describe.each(ADAPTERS)('HTTP metrics under load on %s', adapter => {
       )
       .filter(x => x !== null);
     expect(bad).toEqual([]);
-    expect(completedAfterConcurrent).toBeLessThan(N);
+    // The concurrent scrapes were served mid-load: at least one saw part of the load only. (Not "the
+    // load was still running when they all had answered": on a busy machine they can take longer.)
+    expect(Math.min(...concurrent.map(c => sumOf(c.exp, REQUESTS)))).toBeLessThan(N);
     expect(sequential.length).toBeGreaterThan(1);
 
     // Monotonic across sequential scrapes, and across any two scrapes that did not overlap.
