@@ -203,6 +203,13 @@ class PingController {
   ping(): string {
     return 'pong';
   }
+
+  /** HTTP guard rejections stay the HTTP metrics' business. */
+  @UseGuards(FalseGuard)
+  @Get('denied')
+  denied(): string {
+    return 'never';
+  }
 }
 
 async function freePort(): Promise<number> {
@@ -247,6 +254,7 @@ describe.each(ADAPTERS)('guard rejections on microservice handlers (%s, TCP)', a
     // Only the guarded-through calls ran.
     expect(app.get(GuardedHandlers).calls).toBe(K);
     await request(app.getHttpServer()).get('/ping').expect(200, 'pong');
+    await request(app.getHttpServer()).get('/ping/denied').expect(403);
 
     // Events are handled after `emit` resolves.
     const exp = await scrapeUntil(
@@ -279,8 +287,11 @@ describe.each(ADAPTERS)('guard rejections on microservice handlers (%s, TCP)', a
       findSamples(exp, 'rpc_requests_in_progress').map(() => 0),
     );
     expect(findSamples(exp, 'rpc_requests_total', { pattern: 'untracked' })).toEqual([]);
-    // HTTP is still counted as before, once.
-    expect(sampleValue(exp, 'http_requests_total', { method: 'GET', route: '/ping', status_code: '200' })).toBe(1);
+    // HTTP is still counted as before, once; its guard rejection too, and only there.
+    expect(counted(exp, 'http_requests_total', ['method', 'route', 'status_code'])).toEqual({
+      'GET|/ping|200': 1,
+      'GET|/ping/denied|403': 1,
+    });
   });
 });
 
