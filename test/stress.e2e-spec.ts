@@ -301,6 +301,10 @@ async function startApp(adapter: AdapterName): Promise<{ app: INestApplication; 
   });
   await app.listen(0, '127.0.0.1');
   const server = app.getHttpServer() as http.Server;
+  // Node closes a keep-alive socket after 5 s idle (Fastify after 72 s): on a busy machine the
+  // client's agent could pick a socket just as the server closed it (ECONNRESET, not a fault of
+  // the module). Longer than any test here, as Fastify has it.
+  server.keepAliveTimeout = 72_000;
   const oracle = new ServerOracle();
   oracle.attach(server);
   return { app, port: (server.address() as AddressInfo).port, oracle };
