@@ -48,7 +48,7 @@ export function countGuardRejections(): void {
     if (type !== 'rpc' && type !== 'ws' && type !== 'graphql') {
       return original.call(this, guards, args, instance, callback, type);
     }
-    const series = transportMetricsInterceptor.guardedSeries(type, instance, callback);
+    const series = seriesOf(type, instance, callback);
     return series === null
       ? original.call(this, guards, args, instance, callback, type)
       : activateMeasured(this, original, series, guards, args, instance, callback, type);
@@ -70,11 +70,29 @@ async function activateMeasured(
   try {
     allowed = await original.call(consumer, guards, args, instance, callback, type);
   } catch (error) {
-    series.rejected(start, error);
+    count(series, start, error);
     throw error;
   }
-  if (!allowed) series.rejected(start, REFUSALS[type]);
+  if (!allowed) count(series, start, REFUSALS[type]);
   return allowed;
+}
+
+// Counting must never change what Nest gets from the guards: their own exception, or `false`.
+
+function seriesOf(type: 'rpc' | 'ws' | 'graphql', instance: object, callback: object): HandlerSeries | null {
+  try {
+    return transportMetricsInterceptor.guardedSeries(type, instance, callback);
+  } catch {
+    return null;
+  }
+}
+
+function count(series: HandlerSeries, start: number, error: unknown): void {
+  try {
+    series.rejected(start, error);
+  } catch {
+    // Not counted: the call goes on as it would without metrics.
+  }
 }
 
 /** An instance of an empty class called `name`. */
