@@ -253,7 +253,11 @@ async function scrape(app: INestApplication): Promise<Exposition> {
 }
 
 /** Scrapes until `done` holds (events are handled after `emit` resolves), failing after `ms`. */
-async function scrapeUntil(app: INestApplication, done: (exp: Exposition) => boolean, ms = 5000): Promise<Exposition> {
+async function scrapeUntil(
+  app: INestApplication,
+  done: (exp: Exposition) => boolean,
+  ms = 20_000,
+): Promise<Exposition> {
   const deadline = Date.now() + ms;
   for (;;) {
     const exp = await scrape(app);
@@ -299,7 +303,7 @@ async function exercise(client: ClientProxy, calc: CalcController): Promise<void
     await firstValueFrom(client.emit('audit', i), { defaultValue: undefined });
   }
   // Every event reaches its handler (the audit one too, untracked as it is).
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 20_000;
   while (calc.events.length < 4 * K && Date.now() < deadline) await sleep(10);
   expect([...calc.events].sort()).toEqual(
     ['created', 'rejected', 'shipped', 'audit']

@@ -121,11 +121,11 @@ describe.each(ADAPTERS)('sample app on %s, every transport', adapter => {
 
     // The event and the disconnect arrive on their own time.
     let exp = parseExposition((await request(`http://${base}`).get('/metrics').expect(200)).text);
-    for (
-      let i = 0;
-      i < 50 &&
-      (sampleValue(exp, 'orders_shipped_total', { carrier: 'dhl' }) !== 1 || sumOf(exp, 'ws_connections') !== 0);
-      i++
+    // A deadline, not a number of tries: on a busy machine each try takes longer.
+    const deadline = Date.now() + 20_000;
+    while (
+      Date.now() < deadline &&
+      (sampleValue(exp, 'orders_shipped_total', { carrier: 'dhl' }) !== 1 || sumOf(exp, 'ws_connections') !== 0)
     ) {
       await new Promise(resolve => setTimeout(resolve, 20));
       exp = parseExposition((await request(`http://${base}`).get('/metrics').expect(200)).text);

@@ -321,7 +321,10 @@ describe('PushgatewayService', () => {
         ],
       });
       await app.init();
-      await new Promise(resolve => setTimeout(resolve, 300));
+      // At least two periodic pushes (a deadline, not a fixed wait: timers run late on a busy machine).
+      const deadline = Date.now() + 20_000;
+      while (gateway.received.length < 2 && Date.now() < deadline)
+        await new Promise(resolve => setTimeout(resolve, 20));
       const periodic = gateway.received.length;
       expect(periodic).toBeGreaterThanOrEqual(2);
       expect(gateway.received.every(r => r.method === 'PUT' && r.url === '/metrics/job/job')).toBe(true);
@@ -369,7 +372,9 @@ describe('PushgatewayService', () => {
       imports: [gatewayModule(new Registry(), { url: `http://127.0.0.1:${port}`, jobName: 'job', intervalMs: 20 })],
     });
     await app.init();
-    await new Promise(resolve => setTimeout(resolve, 100));
+    // A periodic push has failed (a deadline, not a fixed wait), then the final one fails on close.
+    const deadline = Date.now() + 20_000;
+    while (error.mock.calls.length < 1 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20));
     await app.close();
     app = undefined;
     expect(error.mock.calls.length).toBeGreaterThanOrEqual(2);

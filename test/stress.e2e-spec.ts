@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { jest } from '@jest/globals';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -300,6 +301,10 @@ async function startApp(adapter: AdapterName): Promise<{ app: INestApplication; 
   });
   await app.listen(0, '127.0.0.1');
   const server = app.getHttpServer() as http.Server;
+  // Node closes a keep-alive socket after 5 s idle (Fastify after 72 s): on a busy machine the
+  // client's agent could pick a socket just as the server closed it (ECONNRESET, not a fault of
+  // the module). Longer than any test here, as Fastify has it.
+  server.keepAliveTimeout = 72_000;
   const oracle = new ServerOracle();
   oracle.attach(server);
   return { app, port: (server.address() as AddressInfo).port, oracle };
@@ -308,6 +313,12 @@ async function startApp(adapter: AdapterName): Promise<{ app: INestApplication; 
 // ---------------------------------------------------------------------------------------------
 // Tests
 // ---------------------------------------------------------------------------------------------
+
+/**
+ * The load tests take ~15 s each on an idle 2-core machine and several times that on a busy one
+ * (the suite failed there at Jest's default 30 s, and its abandoned load then slowed the next test).
+ */
+jest.setTimeout(180_000);
 
 describe.each(ADAPTERS)('HTTP metrics under load on %s', adapter => {
   let app: INestApplication | undefined;
@@ -333,7 +344,7 @@ describe.each(ADAPTERS)('HTTP metrics under load on %s', adapter => {
     const loadMs = performance.now() - t0;
 
     // Let the server notice the last disconnects: in progress back to 0, every seen request closed.
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 30_000;
     let exp: Exposition;
     for (;;) {
       exp = (await scrapeOver(port, agent)).exp;
@@ -476,7 +487,9 @@ describe.each(ADAPTERS)('HTTP metrics under load on %s', adapter => {
       )
       .filter(x => x !== null);
     expect(bad).toEqual([]);
-    expect(completedAfterConcurrent).toBeLessThan(N);
+    // The concurrent scrapes were served mid-load: at least one saw part of the load only. (Not "the
+    // load was still running when they all had answered": on a busy machine they can take longer.)
+    expect(Math.min(...concurrent.map(c => sumOf(c.exp, REQUESTS)))).toBeLessThan(N);
     expect(sequential.length).toBeGreaterThan(1);
 
     // Monotonic across sequential scrapes, and across any two scrapes that did not overlap.

@@ -71,7 +71,7 @@ class Client {
   }
 
   /** The next frame the server sends, failing after `ms`. */
-  next(ms = 3000): Promise<Frame> {
+  next(ms = 20_000): Promise<Frame> {
     const queued = this.frames.shift();
     if (queued) return Promise.resolve(queued);
     return new Promise((resolve, reject) => {
@@ -159,7 +159,11 @@ async function scrape(app: INestApplication): Promise<Exposition> {
 }
 
 /** Scrapes until `done` holds, or `ms` have passed (the caller's assertions then fail). */
-async function scrapeUntil(app: INestApplication, done: (exp: Exposition) => boolean, ms = 3000): Promise<Exposition> {
+async function scrapeUntil(
+  app: INestApplication,
+  done: (exp: Exposition) => boolean,
+  ms = 20_000,
+): Promise<Exposition> {
   const deadline = Date.now() + ms;
   for (;;) {
     const exp = await scrape(app);
@@ -168,7 +172,7 @@ async function scrapeUntil(app: INestApplication, done: (exp: Exposition) => boo
   }
 }
 
-async function until(condition: () => boolean, ms = 3000): Promise<void> {
+async function until(condition: () => boolean, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!condition() && Date.now() < deadline) await sleep(10);
 }

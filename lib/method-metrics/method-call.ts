@@ -1,6 +1,7 @@
 import type { Counter, Gauge, Histogram, Summary } from 'prom-client';
 import type { MetricCallContext } from '../interfaces/index.js';
 import type { MethodMetric } from './method-metric.js';
+import { describeError } from '../metrics/describe-error.js';
 
 type Labels = Record<string, string | number>;
 
@@ -78,6 +79,6 @@ function record(metric: MethodMetric, update: () => void): void {
   try {
     update();
   } catch (error) {
-    metric.warn(`could not record: ${(error as Error)?.message ?? String(error)}`);
+    metric.warn(`could not record: ${describeError(error)}`);
   }
 }

@@ -3,6 +3,7 @@ import type { CardinalityGuard } from '../cardinality/cardinality-guard.js';
 import type { LabelValue, MetricCallContext } from '../interfaces/index.js';
 import type { PromMetric } from '../metrics/prom-metrics.js';
 import type { MetricKind } from '../metrics/series-metric.js';
+import { describeError } from '../metrics/describe-error.js';
 
 type Labels = Record<string, string | number>;
 type LabelFn = (context: MetricCallContext) => unknown;
@@ -57,7 +58,8 @@ export class MethodMetric {
         );
       } catch (error) {
         labels[name] = 'error';
-        this.warn(`label "${name}" threw: ${(error as Error)?.message ?? String(error)}`);
+        // Whatever was thrown: describing it must not throw (a null-prototype object, a throwing getter).
+        this.warn(`label "${name}" threw: ${describeError(error)}`);
       }
     }
     return this.guard.admit(this.metric, this.labelNames, labels);

@@ -31,6 +31,13 @@ export class HandlerSeries {
     return performance.now();
   }
 
+  /** A call its guards turned away: an error, never in progress (Nest runs guards before the interceptor). */
+  rejected(start: number, error: unknown): void {
+    // `end` releases it.
+    this.inProgress?.inc();
+    this.end(start, true, error);
+  }
+
   end(start: number, failed: boolean, error?: unknown): void {
     this.inProgress?.dec();
     const outcome = failed ? this.error : this.success;

@@ -44,6 +44,12 @@ export class TransportFamily {
     return series;
   }
 
+  /** Records a handler as not measured (a handler without the interceptor): its calls are not counted. */
+  skip(handler: object): null {
+    this.handlers.set(handler, null);
+    return null;
+  }
+
   private isExcluded(value: string): boolean {
     return this.options.exclude.some(e => matchesPattern(e, value));
   }

@@ -7,6 +7,7 @@ import { MetricFactory } from '../metrics/metric-factory.js';
 import { DO_NOT_TRACK_METADATA, PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
 import type { ResolvedPrometheusOptions, ResolvedTransportOptions } from '../prometheus-options.js';
 import { PrometheusService } from '../prometheus.service.js';
+import { countGuardRejections } from './guard-rejections.js';
 import { TransportFamily } from './transport-family.js';
 import { transportMetricsInterceptor } from './transport-metrics.interceptor.js';
 import {
@@ -57,6 +58,8 @@ export class TransportMetricsExplorer {
     interceptor.rpc = has('rpc') && options.rpc ? rpcFamily(factory, options.rpc) : undefined;
     interceptor.ws = has('ws') && options.ws ? wsFamily(factory, options.ws) : undefined;
     interceptor.graphql = has('graphql') && options.graphql ? graphqlFamily(factory, options.graphql) : undefined;
+    // Guards run before interceptors: their rejections are counted at the guards.
+    if (interceptor.rpc || interceptor.ws || interceptor.graphql) countGuardRejections();
     interceptor.wsConnections =
       interceptor.ws && options.ws
         ? {

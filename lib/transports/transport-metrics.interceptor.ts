@@ -1,3 +1,4 @@
+import { INTERCEPTORS_METADATA } from '@nestjs/common/constants.js';
 import type { CallHandler, ExecutionContext, NestInterceptor } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import type { CounterSeries, SeriesCounter } from '../metrics/series-counter.js';
@@ -38,8 +39,23 @@ export class TransportMetricsInterceptor implements NestInterceptor {
     if (family === undefined) return next.handle();
     const handler = context.getHandler();
     let series = family.cached(handler);
-    if (series === undefined) series = family.resolve(handler, handlerLabels(type, context));
+    if (series === undefined) series = family.resolve(handler, handlerLabels(type, handler, context.getClass()));
     return series === null ? next.handle() : measured(next.handle(), series);
+  }
+
+  /**
+   * The series a handler's guard rejections count into (`null`: not measured), for
+   * `countGuardRejections`: only handlers this interceptor measures (not `@DoNotTrack()`, not
+   * excluded, not a GraphQL field resolver).
+   */
+  guardedSeries(type: 'rpc' | 'ws' | 'graphql', instance: object, handler: object): HandlerSeries | null {
+    const family = this[type];
+    if (family === undefined) return null;
+    const series = family.cached(handler);
+    if (series !== undefined) return series;
+    const interceptors = Reflect.getMetadata(INTERCEPTORS_METADATA, handler) as unknown[] | undefined;
+    if (interceptors?.includes(this) !== true) return family.skip(handler);
+    return family.resolve(handler, handlerLabels(type, handler, instance.constructor));
   }
 
   /** A client connected to (`+1`) or disconnected from (`-1`) a gateway. */
@@ -90,18 +106,17 @@ function measured(source: Observable<unknown>, series: HandlerSeries): Observabl
   });
 }
 
-function handlerLabels(type: string, context: ExecutionContext): string[] {
-  const handler = context.getHandler();
+function handlerLabels(type: string, handler: object, classRef: { name: string }): string[] {
   if (type === 'rpc') {
     const kind = Reflect.getMetadata(RPC_HANDLER_TYPE_METADATA, handler) === RPC_EVENT_HANDLER ? 'event' : 'message';
     return [patternLabel(Reflect.getMetadata(RPC_PATTERN_METADATA, handler)), kind];
   }
   if (type === 'ws') {
-    return [context.getClass().name, String(Reflect.getMetadata(WS_MESSAGE_METADATA, handler))];
+    return [classRef.name, String(Reflect.getMetadata(WS_MESSAGE_METADATA, handler))];
   }
   const root = GRAPHQL_ROOT_TYPES[String(Reflect.getMetadata(GRAPHQL_RESOLVER_TYPE_METADATA, handler))] ?? 'query';
   const name: unknown = Reflect.getMetadata(GRAPHQL_RESOLVER_NAME_METADATA, handler);
-  return [root, typeof name === 'string' && name !== '' ? name : handler.name];
+  return [root, typeof name === 'string' && name !== '' ? name : (handler as { name: string }).name];
 }
 
 /** The handler's declared pattern(s): a string as it is, an object as JSON with sorted keys. */
