@@ -11,6 +11,7 @@ import type {
   TransportMetricsOptions,
 } from './interfaces/index.js';
 import { DEFAULT_CLUSTER_TIMEOUT_MS } from './cluster/cluster.constants.js';
+import { DEFAULT_MAX_CONCURRENT_SCRAPES } from './endpoint/shared-scrapes.js';
 import { assertBuckets, assertLabelName, assertMetricName } from './metrics/metric-names.js';
 import {
   DEFAULT_DURATION_BUCKETS,
@@ -88,6 +89,8 @@ export interface ResolvedPrometheusOptions {
   maxLabelValueLength: number;
   /** The metrics server of its own (`port`), if any. */
   server?: ResolvedServerOptions;
+  /** Most distinct renderings in progress at once (`Infinity` when off). */
+  maxConcurrentScrapes: number;
   pushgateway?: ResolvedPushgatewayOptions;
   cluster: false | { timeoutMs: number };
   httpClient: ResolvedHttpClientOptions | false;
@@ -156,6 +159,7 @@ export function resolvePrometheusOptions(options: PrometheusModuleOptions = {}):
     maxSeriesPerMetric: limit(options.maxSeriesPerMetric, DEFAULT_MAX_SERIES_PER_METRIC, 'maxSeriesPerMetric'),
     maxLabelValueLength: limit(options.maxLabelValueLength, DEFAULT_MAX_LABEL_VALUE_LENGTH, 'maxLabelValueLength'),
     server,
+    maxConcurrentScrapes: resolveMaxConcurrentScrapes(options.maxConcurrentScrapes),
     pushgateway: options.pushgateway === undefined ? undefined : resolvePushgateway(options.pushgateway),
     cluster: resolveCluster(options.cluster),
     httpClient: resolveHttpClient(options.httpClient),
@@ -301,6 +305,16 @@ function resolveServer(options: PrometheusModuleOptions): ResolvedServerOptions 
   const path =
     options.path === undefined || options.path === false ? DEFAULT_METRICS_PATH : normalizePath(options.path);
   return { port: options.port, host: options.host, path };
+}
+
+function resolveMaxConcurrentScrapes(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_MAX_CONCURRENT_SCRAPES;
+  if (typeof value !== 'number' || !(value >= 1) || (Number.isFinite(value) && !Number.isInteger(value))) {
+    throw new Error(
+      `${WHERE}.maxConcurrentScrapes must be a whole number >= 1 (or Infinity: no limit), not ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
 }
 
 function resolvePushgateway(o: PushgatewayOptions): ResolvedPushgatewayOptions {

@@ -177,6 +177,12 @@ export interface PrometheusModuleOptions {
   port?: number;
   /** Interface of the metrics server (`port`). Default: every interface, as `app.listen(port)`. */
   host?: string;
+  /**
+   * Most renderings of the exposition in progress at once. Concurrent scrapes asking for the same
+   * format (and `?name[]=` filter) share one rendering and count once; a scrape past the limit is
+   * answered `503` with `Retry-After: 1` at once. Default 2.
+   */
+  maxConcurrentScrapes?: number;
   /** Push the registry to a Prometheus Pushgateway (batch jobs, cron tasks). */
   pushgateway?: PushgatewayOptions;
   /**
