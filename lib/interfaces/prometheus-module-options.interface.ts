@@ -136,7 +136,7 @@ export interface PushgatewayOptions {
   intervalMs?: number;
   /** Push once more when the app shuts down (`app.close()`, or a signal with shutdown hooks). Default `true`. */
   pushOnShutdown?: boolean;
-  /** Give up on a push after this many milliseconds. Default 5000. */
+  /** Give up on a push after this many milliseconds (the whole exchange, reading the answer included). Default 5000. */
   timeoutMs?: number;
   /** Extra request headers, e.g. `{ Authorization: 'Bearer ...' }`. */
   headers?: Record<string, string>;
