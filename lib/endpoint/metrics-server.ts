@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { describeError } from '../metrics/describe-error.js';
 import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
 import { close, createMetricsHttpServer, listen } from './metrics-http-server.js';
@@ -32,7 +33,7 @@ export class PrometheusMetricsServer implements OnApplicationBootstrap, OnApplic
     this.server = createMetricsHttpServer(
       server.path,
       (accept, encoding, names) => this.handler.scrape(accept, encoding, names),
-      error => this.logger.error(`scrape failed: ${String(error)}`),
+      error => this.logger.error(`scrape failed: ${describeError(error)}`),
     );
     await listen(this.server, server.port, server.host, 'PrometheusModule metrics server');
   }
