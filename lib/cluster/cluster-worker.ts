@@ -106,7 +106,8 @@ export class ClusterWorker implements OnModuleInit, OnApplicationShutdown {
               () => undefined,
             );
         },
-        (error: unknown) => this.logger.warn(`could not collect metrics for the cluster primary: ${describeError(error)}`),
+        (error: unknown) =>
+          this.logger.warn(`could not collect metrics for the cluster primary: ${describeError(error)}`),
       );
     } else if (message?.type === CLUSTER_SCRAPE_RESPONSE && typeof message.id === 'number') {
       const p = this.pending.get(message.id);

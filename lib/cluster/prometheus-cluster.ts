@@ -213,7 +213,8 @@ export class PrometheusCluster {
         : this.timeoutMs;
     this.metrics(message.accept, Array.isArray(message.names) ? message.names : undefined, timeoutMs).then(
       rendered => reply(rendered),
-      (error: unknown) => reply({ error: `the cluster primary could not aggregate the metrics: ${describeError(error)}` }),
+      (error: unknown) =>
+        reply({ error: `the cluster primary could not aggregate the metrics: ${describeError(error)}` }),
     );
   };
 }
