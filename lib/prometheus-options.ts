@@ -17,6 +17,7 @@ import {
   DEFAULT_DURATION_BUCKETS,
   DEFAULT_MAX_LABEL_VALUE_LENGTH,
   DEFAULT_MAX_SERIES_PER_METRIC,
+  DEFAULT_METRICS_HOST,
   DEFAULT_METRICS_PATH,
   DEFAULT_SIZE_BUCKETS,
 } from './prometheus.constants.js';
@@ -69,7 +70,7 @@ export interface ResolvedHttpClientOptions {
 
 export interface ResolvedServerOptions {
   port: number;
-  host?: string;
+  host: string;
   path: string;
 }
 
@@ -304,7 +305,8 @@ function resolveServer(options: PrometheusModuleOptions): ResolvedServerOptions 
   }
   const path =
     options.path === undefined || options.path === false ? DEFAULT_METRICS_PATH : normalizePath(options.path);
-  return { port: options.port, host: options.host, path };
+  // Loopback unless told otherwise: the metrics server has no guards, so exposing it is a choice.
+  return { port: options.port, host: options.host ?? DEFAULT_METRICS_HOST, path };
 }
 
 function resolveMaxConcurrentScrapes(value: number | undefined): number {

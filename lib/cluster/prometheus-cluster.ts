@@ -4,10 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { describeError } from '../metrics/describe-error.js';
 import { AggregatorRegistry } from 'prom-client';
-import { close, createMetricsHttpServer, listen } from '../endpoint/metrics-http-server.js';
+import { close, createMetricsHttpServer, listen, serverUrl } from '../endpoint/metrics-http-server.js';
 import { type MetricsJson, type RenderedMetrics, renderRegistry } from '../endpoint/render-metrics.js';
-import { scrapeResponse } from '../endpoint/scrape-response.js';
-import { DEFAULT_METRICS_PATH } from '../prometheus.constants.js';
+import { DEFAULT_MAX_CONCURRENT_SCRAPES, SharedScrapes } from '../endpoint/shared-scrapes.js';
+import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PATH } from '../prometheus.constants.js';
 import {
   CLUSTER_METRICS_REQUEST,
   CLUSTER_METRICS_RESPONSE,
@@ -20,12 +20,17 @@ import {
 export interface ClusterPrimaryOptions {
   /** Also serve the aggregated metrics on this port from the primary (`0`: any free port). */
   port?: number;
-  /** Interface of that server. Default: every interface. */
+  /** Interface of that server. Default `127.0.0.1` (loopback only); `'0.0.0.0'` exposes it. */
   host?: string;
   /** Path of that server's endpoint. Default `/metrics`. */
   path?: string;
   /** How long to wait for each worker's metrics; a slower worker is left out of that scrape. Default 2000 ms. */
   timeoutMs?: number;
+  /**
+   * Most distinct renderings in progress at once on that server; concurrent scrapes of the same
+   * format share one, and a scrape past the limit is answered `503` with `Retry-After: 1`. Default 2.
+   */
+  maxConcurrentScrapes?: number;
 }
 
 interface WorkerMessage {
@@ -85,15 +90,32 @@ export class PrometheusCluster {
         `PrometheusCluster.setupPrimary(): timeoutMs must be a positive number, not ${String(timeoutMs)}`,
       );
     }
+    const maxConcurrentScrapes = options.maxConcurrentScrapes ?? DEFAULT_MAX_CONCURRENT_SCRAPES;
+    if (
+      !(maxConcurrentScrapes >= 1) ||
+      (Number.isFinite(maxConcurrentScrapes) && !Number.isInteger(maxConcurrentScrapes))
+    ) {
+      throw new Error(
+        `PrometheusCluster.setupPrimary(): maxConcurrentScrapes must be a whole number >= 1, not ${String(maxConcurrentScrapes)}`,
+      );
+    }
     const primary = new PrometheusCluster(cluster, timeoutMs);
     if (options.port !== undefined) {
       const path = options.path ?? DEFAULT_METRICS_PATH;
+      const scrapes = new SharedScrapes(maxConcurrentScrapes);
+      const render = (accept: string | undefined, names: string[] | undefined) => primary.metrics(accept, names);
       primary.server = createMetricsHttpServer(
         path,
-        async (accept, encoding, names) => scrapeResponse(await primary.metrics(accept, names), encoding),
+        (accept, encoding, names) => scrapes.respond(accept, encoding, names, render),
         error => primary.logger.error(`scrape failed: ${describeError(error)}`),
       );
-      await listen(primary.server, options.port, options.host, 'PrometheusCluster metrics server');
+      await listen(
+        primary.server,
+        options.port,
+        options.host ?? DEFAULT_METRICS_HOST,
+        'PrometheusCluster metrics server',
+      );
+      primary.logger.log(`metrics server listening on ${serverUrl(primary.server, path)}`);
     }
     return primary;
   }

@@ -4,7 +4,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import { describeError } from '../metrics/describe-error.js';
 import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
-import { close, createMetricsHttpServer, listen } from './metrics-http-server.js';
+import { close, createMetricsHttpServer, listen, serverUrl } from './metrics-http-server.js';
 import { ScrapeHandler } from './scrape-handler.js';
 
 /**
@@ -36,6 +36,8 @@ export class PrometheusMetricsServer implements OnApplicationBootstrap, OnApplic
       error => this.logger.error(`scrape failed: ${describeError(error)}`),
     );
     await listen(this.server, server.port, server.host, 'PrometheusModule metrics server');
+    // Where the metrics are exposed (port 0 picks one) is worth a line in every deployment's log.
+    this.logger.log(`metrics server listening on ${serverUrl(this.server, server.path)}`);
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -175,7 +175,10 @@ export interface PrometheusModuleOptions {
    * on the app's port unless `path` is also given.
    */
   port?: number;
-  /** Interface of the metrics server (`port`). Default: every interface, as `app.listen(port)`. */
+  /**
+   * Interface of the metrics server (`port`). Default `127.0.0.1`: loopback only, since `guards`
+   * do not apply there. `'0.0.0.0'` (or `'::'`) exposes it, e.g. to Prometheus in another pod.
+   */
   host?: string;
   /**
    * Most renderings of the exposition in progress at once. Concurrent scrapes asking for the same

@@ -47,7 +47,7 @@ export const MAX_ERROR_BODY_CHARS = 4096;
 export function loggableUrl(url: string): string {
   try {
     const parsed = new URL(url);
-    return `${parsed.origin}${parsed.pathname}`;
+    return parsed.pathname === '/' ? parsed.origin : `${parsed.origin}${parsed.pathname}`;
   } catch {
     return '(an invalid URL)';
   }

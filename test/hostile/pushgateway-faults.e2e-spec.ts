@@ -104,9 +104,7 @@ describe('Pushgateway faults', () => {
       contexts.pop();
       await within(context.close(), 15000);
       expect(g.requests).toBe(1);
-      expect(errors).toEqual([
-        `Pushgateway final push to ${g.url}/ failed: Pushgateway request timed out after 500 ms`,
-      ]);
+      expect(errors).toEqual([`Pushgateway final push to ${g.url} failed: Pushgateway request timed out after 500 ms`]);
     });
   });
 
@@ -119,7 +117,7 @@ describe('Pushgateway faults', () => {
       contexts.pop();
       await within(context.close(), 15000);
       expect(errors).toEqual([
-        `Pushgateway final push to ${g.url}/ failed: push failed with status 500, gateway says no`,
+        `Pushgateway final push to ${g.url} failed: push failed with status 500, gateway says no`,
       ]);
       const error = await context
         .get(PushgatewayService)
@@ -186,7 +184,7 @@ describe('Pushgateway faults', () => {
       contexts.pop();
       await within(context.close(), 15000);
       expect(errors).toHaveLength(1);
-      expect(errors[0]).toMatch(new RegExp(`^Pushgateway final push to ${g.url}/ failed: `));
+      expect(errors[0]).toMatch(new RegExp(`^Pushgateway final push to ${g.url} failed: `));
     });
   });
 });
