@@ -185,32 +185,59 @@ describe.each(ADAPTERS)('hostile scrapes (%s)', (adapter: AdapterName) => {
   });
 
   describe('scrape amplification (item 8)', () => {
-    it('concurrent scrapes of the same format share one rendering', async () => {
+    it('scrapes that arrive while a rendering runs share the next one', async () => {
       const registry = new Registry();
       const gated = gatedGauge(registry);
       ArrivalCounter.arrived = 0;
       const app = await boot({ registry }, { guards: [new ArrivalCounter()] });
       const server = app.getHttpServer();
-      const scrapes = Array.from({ length: 6 }, () =>
+      const first = request(server)
+        .get('/metrics')
+        .then(r => r);
+      await until(() => gated.state.collects === 1, 'the first rendering to start');
+      const joiners = Array.from({ length: 5 }, () =>
         request(server)
           .get('/metrics')
           .then(r => r),
       );
-      await until(() => ArrivalCounter.arrived === 6 && gated.state.collects >= 1, 'six scrapes in flight');
-      // The guard ran for all six; the handler runs in the same tick of microtasks.
+      await until(() => ArrivalCounter.arrived === 6, 'five more scrapes in flight');
+      // The guard ran for all of them; the handler runs in the same tick of microtasks.
       await new Promise(resolve => setImmediate(resolve));
-      gated.release();
-      const responses = await Promise.all(scrapes);
-      for (const res of responses) {
-        expect(res.status).toBe(200);
-        expect(sampleValue(parseExposition(res.text), 'gated_value')).toBe(1);
-      }
-      expect(gated.state.collects).toBe(1);
-      // Shared while in flight only: the next scrape renders afresh.
       gated.state.value = 2;
-      const next = await request(server).get('/metrics').expect(200);
-      expect(sampleValue(parseExposition(next.text), 'gated_value')).toBe(2);
+      gated.release();
+      expect(sampleValue(parseExposition((await first).text), 'gated_value')).toBe(2);
+      for (const res of await Promise.all(joiners)) {
+        expect(res.status).toBe(200);
+        expect(sampleValue(parseExposition(res.text), 'gated_value')).toBe(2);
+      }
       expect(gated.state.collects).toBe(2);
+      // Nothing is cached: the next scrape renders afresh.
+      gated.state.value = 3;
+      const next = await request(server).get('/metrics').expect(200);
+      expect(sampleValue(parseExposition(next.text), 'gated_value')).toBe(3);
+      expect(gated.state.collects).toBe(3);
+    });
+
+    it('the next rendering starts no sooner than the last one took after it ended', async () => {
+      const registry = new Registry();
+      const spans: { start: number; end: number }[] = [];
+      new Gauge({
+        name: 'slow_value',
+        help: 'A gauge that takes 300 ms to collect',
+        registers: [registry],
+        async collect() {
+          const start = Date.now();
+          await new Promise(resolve => setTimeout(resolve, 300));
+          spans.push({ start, end: Date.now() });
+          this.set(1);
+        },
+      });
+      const app = await boot({ registry });
+      await request(app.getHttpServer()).get('/metrics').expect(200);
+      await request(app.getHttpServer()).get('/metrics').expect(200);
+      expect(spans).toHaveLength(2);
+      // The first rendering took at least 300 ms: the second waited at least that long (timer slack: 20 ms).
+      expect(spans[1].start - spans[0].end).toBeGreaterThanOrEqual(280);
     });
 
     it('past maxConcurrentScrapes distinct renderings, answers 503 with Retry-After', async () => {
