@@ -96,6 +96,20 @@ describe('cluster primary under concurrent scrapes', () => {
     expect(warnings.filter(w => w.name === 'MaxListenersExceededWarning')).toEqual([]);
   });
 
+  it("the primary's metrics server listens on 127.0.0.1 unless host is given, and logs where", async () => {
+    const log = jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    primary = await PrometheusCluster.setupPrimary({ port: 0 });
+    const address = primary.address();
+    expect(address?.address).toBe('127.0.0.1');
+    expect(log).toHaveBeenCalledWith(`metrics server listening on http://127.0.0.1:${address?.port}/metrics`);
+  });
+
+  it.each([0, 1.5])('rejects maxConcurrentScrapes: %j, naming the option', async bad => {
+    await expect(PrometheusCluster.setupPrimary({ port: 0, maxConcurrentScrapes: bad })).rejects.toThrow(
+      'PrometheusCluster.setupPrimary(): maxConcurrentScrapes must be a whole number >= 1',
+    );
+  });
+
   it('a worker that never answers is reported once for 40 concurrent scrapes, not 40 times', async () => {
     const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     primary = await PrometheusCluster.setupPrimary({ timeoutMs: 500 });
