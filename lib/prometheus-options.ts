@@ -12,11 +12,13 @@ import type {
   TransportMetricsOptions,
 } from './interfaces/index.js';
 import { DEFAULT_CLUSTER_TIMEOUT_MS } from './cluster/cluster.constants.js';
+import { DEFAULT_MAX_CONCURRENT_SCRAPES } from './endpoint/shared-scrapes.js';
 import { assertBuckets, assertLabelName, assertMetricName } from './metrics/metric-names.js';
 import {
   DEFAULT_DURATION_BUCKETS,
   DEFAULT_MAX_LABEL_VALUE_LENGTH,
   DEFAULT_MAX_SERIES_PER_METRIC,
+  DEFAULT_METRICS_HOST,
   DEFAULT_METRICS_PATH,
   DEFAULT_SIZE_BUCKETS,
 } from './prometheus.constants.js';
@@ -69,7 +71,7 @@ export interface ResolvedHttpClientOptions {
 
 export interface ResolvedServerOptions {
   port: number;
-  host?: string;
+  host: string;
   path: string;
 }
 
@@ -91,6 +93,8 @@ export interface ResolvedPrometheusOptions {
   maxLabelValueLength: number;
   /** The metrics server of its own (`port`), if any. */
   server?: ResolvedServerOptions;
+  /** Most distinct renderings in progress at once (`Infinity` when off). */
+  maxConcurrentScrapes: number;
   pushgateway?: ResolvedPushgatewayOptions;
   cluster: false | { timeoutMs: number };
   httpClient: ResolvedHttpClientOptions | false;
@@ -225,6 +229,7 @@ export function resolvePrometheusOptions(options: PrometheusModuleOptions = {}):
     maxSeriesPerMetric: limit(options.maxSeriesPerMetric, DEFAULT_MAX_SERIES_PER_METRIC, 'maxSeriesPerMetric'),
     maxLabelValueLength: limit(options.maxLabelValueLength, DEFAULT_MAX_LABEL_VALUE_LENGTH, 'maxLabelValueLength'),
     server,
+    maxConcurrentScrapes: resolveMaxConcurrentScrapes(options.maxConcurrentScrapes),
     pushgateway: options.pushgateway === undefined ? undefined : resolvePushgateway(options.pushgateway),
     cluster: resolveCluster(options.cluster),
     httpClient: resolveHttpClient(options.httpClient),
@@ -370,7 +375,18 @@ function resolveServer(options: PrometheusModuleOptions): ResolvedServerOptions 
   }
   const path =
     options.path === undefined || options.path === false ? DEFAULT_METRICS_PATH : normalizePath(options.path);
-  return { port: options.port, host: options.host, path };
+  // Loopback unless told otherwise: the metrics server has no guards, so exposing it is a choice.
+  return { port: options.port, host: options.host ?? DEFAULT_METRICS_HOST, path };
+}
+
+function resolveMaxConcurrentScrapes(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_MAX_CONCURRENT_SCRAPES;
+  if (typeof value !== 'number' || !(value >= 1) || (Number.isFinite(value) && !Number.isInteger(value))) {
+    throw new Error(
+      `${WHERE}.maxConcurrentScrapes must be a whole number >= 1 (or Infinity: no limit), not ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
 }
 
 const PUSHGATEWAY_REQUEST_OPTIONS: ReadonlySet<string> = new Set(['headers', 'timeout', 'auth']);

@@ -16,6 +16,8 @@ export const UNMATCHED_ROUTE = '__unmatched__';
 export const CLIENT_CLOSED_REQUEST = 499;
 
 export const DEFAULT_METRICS_PATH = '/metrics';
+/** Interface of the metrics servers (`port`, `PrometheusCluster.setupPrimary({ port })`) unless `host` is given: loopback only. */
+export const DEFAULT_METRICS_HOST = '127.0.0.1';
 
 /** prom-client's default buckets: 5 ms to 10 s. */
 export const DEFAULT_DURATION_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

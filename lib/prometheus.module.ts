@@ -86,6 +86,7 @@ export class PrometheusModule extends ConfigurableModuleClass implements NestMod
   }
 
   static forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
+    assertGuardsCoverEndpoints(options, options.enabled !== false && options.port !== undefined);
     // With a port of its own, the app serves the metrics too only if a path is given.
     const endpoint =
       options.enabled !== false && options.path !== false && (options.port === undefined || options.path !== undefined);
@@ -212,6 +213,21 @@ function assertAsyncOptions(options: typeof ASYNC_OPTIONS_TYPE, method: string):
   }
 }
 
+/**
+ * Guards are Nest guards: they run on the application's port only. The metrics server of `port`
+ * is a bare `node:http` server with no Nest context around a request, so there they would be
+ * skipped in silence and every sample served to anyone who can reach it: refuse that instead.
+ */
+function assertGuardsCoverEndpoints(extras: PrometheusModuleExtras, metricsPort: boolean): void {
+  if (!metricsPort || !extras.guards?.length) return;
+  throw new Error(
+    'PrometheusModule: guards protect the metrics endpoint on the application\'s port only, and "port" serves ' +
+      'the metrics on a server of its own that they would not protect. Either drop "port" and serve the guarded ' +
+      'endpoint on the application\'s port, or drop "guards" and keep the metrics port private: it listens on ' +
+      '127.0.0.1 unless "host" says otherwise, so only a network you control (a sidecar, a NetworkPolicy) reaches it.',
+  );
+}
+
 function withEndpoint(module: DynamicModule, endpoint: boolean, extras: PrometheusModuleExtras): DynamicModule {
   if (!endpoint) return module;
   const own = extras.controller === undefined;
@@ -232,6 +248,8 @@ function withEndpoint(module: DynamicModule, endpoint: boolean, extras: Promethe
         // Providers are created before Nest registers routes, so the path can come from options.
         provide: METRICS_ROUTE,
         useFactory: (options: ResolvedPrometheusOptions) => {
+          // forRootAsync: the port is only known now.
+          assertGuardsCoverEndpoints(extras, options.server !== undefined);
           const path = options.path === false ? DEFAULT_METRICS_PATH : options.path;
           if (own) routeMetricsController(controller as Type<MetricsController>, path);
           else routeUserController(controller, path);

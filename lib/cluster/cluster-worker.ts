@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { describeError } from '../metrics/describe-error.js';
 import { type RenderedMetrics, renderRegistry } from '../endpoint/render-metrics.js';
 import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
@@ -105,7 +106,8 @@ export class ClusterWorker implements OnModuleInit, OnApplicationShutdown {
               () => undefined,
             );
         },
-        (error: unknown) => this.logger.warn(`could not collect metrics for the cluster primary: ${String(error)}`),
+        (error: unknown) =>
+          this.logger.warn(`could not collect metrics for the cluster primary: ${describeError(error)}`),
       );
     } else if (message?.type === CLUSTER_SCRAPE_RESPONSE && typeof message.id === 'number') {
       const p = this.pending.get(message.id);

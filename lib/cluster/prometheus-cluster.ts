@@ -2,11 +2,12 @@ import type { Cluster, Worker } from 'node:cluster';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
+import { describeError } from '../metrics/describe-error.js';
 import { AggregatorRegistry } from 'prom-client';
-import { close, createMetricsHttpServer, listen } from '../endpoint/metrics-http-server.js';
+import { close, createMetricsHttpServer, listen, serverUrl } from '../endpoint/metrics-http-server.js';
 import { type MetricsJson, type RenderedMetrics, renderRegistry } from '../endpoint/render-metrics.js';
-import { scrapeResponse } from '../endpoint/scrape-response.js';
-import { DEFAULT_METRICS_PATH } from '../prometheus.constants.js';
+import { DEFAULT_MAX_CONCURRENT_SCRAPES, SharedScrapes } from '../endpoint/shared-scrapes.js';
+import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PATH } from '../prometheus.constants.js';
 import {
   CLUSTER_METRICS_REQUEST,
   CLUSTER_METRICS_RESPONSE,
@@ -19,12 +20,17 @@ import {
 export interface ClusterPrimaryOptions {
   /** Also serve the aggregated metrics on this port from the primary (`0`: any free port). */
   port?: number;
-  /** Interface of that server. Default: every interface. */
+  /** Interface of that server. Default `127.0.0.1` (loopback only); `'0.0.0.0'` exposes it. */
   host?: string;
   /** Path of that server's endpoint. Default `/metrics`. */
   path?: string;
   /** How long to wait for each worker's metrics; a slower worker is left out of that scrape. Default 2000 ms. */
   timeoutMs?: number;
+  /**
+   * Most distinct renderings in progress at once on that server; concurrent scrapes of the same
+   * format share one, and a scrape past the limit is answered `503` with `Retry-After: 1`. Default 2.
+   */
+  maxConcurrentScrapes?: number;
 }
 
 interface WorkerMessage {
@@ -36,6 +42,18 @@ interface WorkerMessage {
   metrics?: MetricsJson;
 }
 
+interface PendingCollect {
+  results: MetricsJson[];
+  /** Ids of the workers yet to answer. */
+  waiting: Set<number>;
+  timeoutMs: number;
+  timer: NodeJS.Timeout;
+  resolve(results: MetricsJson[]): void;
+}
+
+/** Most one "did not send their metrics" warning per this many milliseconds. */
+const LATE_WARNING_INTERVAL_MS = 60_000;
+
 /**
  * The primary's side of a `node:cluster` app: aggregates the workers' registries (counters and
  * histograms summed, gauges by each metric's prom-client aggregator) when a worker is scraped,
@@ -46,6 +64,10 @@ export class PrometheusCluster {
   private readonly logger = new Logger('PrometheusCluster');
   private server?: Server;
   private nextId = 0;
+  /** Collects waiting for workers' metrics, by the id their replies carry. */
+  private readonly pending = new Map<number, PendingCollect>();
+  private lastLateWarning = -Infinity;
+  private lateSinceWarning = 0;
   // Workers whose module said it is ready: a worker still booting is not asked (it cannot answer).
   private readonly ready = new Set<number>();
 
@@ -53,8 +75,10 @@ export class PrometheusCluster {
     private readonly cluster: Cluster,
     private readonly timeoutMs: number,
   ) {
+    // Permanent listeners, one of each, whatever the number of scrapes in progress.
     cluster.on('message', this.onMessage);
     cluster.on('exit', this.onExit);
+    cluster.on('disconnect', this.onGone);
   }
 
   static async setupPrimary(options: ClusterPrimaryOptions = {}): Promise<PrometheusCluster> {
@@ -66,15 +90,32 @@ export class PrometheusCluster {
         `PrometheusCluster.setupPrimary(): timeoutMs must be a positive number, not ${String(timeoutMs)}`,
       );
     }
+    const maxConcurrentScrapes = options.maxConcurrentScrapes ?? DEFAULT_MAX_CONCURRENT_SCRAPES;
+    if (
+      !(maxConcurrentScrapes >= 1) ||
+      (Number.isFinite(maxConcurrentScrapes) && !Number.isInteger(maxConcurrentScrapes))
+    ) {
+      throw new Error(
+        `PrometheusCluster.setupPrimary(): maxConcurrentScrapes must be a whole number >= 1, not ${String(maxConcurrentScrapes)}`,
+      );
+    }
     const primary = new PrometheusCluster(cluster, timeoutMs);
     if (options.port !== undefined) {
       const path = options.path ?? DEFAULT_METRICS_PATH;
+      const scrapes = new SharedScrapes(maxConcurrentScrapes);
+      const render = (accept: string | undefined, names: string[] | undefined) => primary.metrics(accept, names);
       primary.server = createMetricsHttpServer(
         path,
-        async (accept, encoding, names) => scrapeResponse(await primary.metrics(accept, names), encoding),
-        error => primary.logger.error(`scrape failed: ${String(error)}`),
+        (accept, encoding, names) => scrapes.respond(accept, encoding, names, render),
+        error => primary.logger.error(`scrape failed: ${describeError(error)}`),
       );
-      await listen(primary.server, options.port, options.host, 'PrometheusCluster metrics server');
+      await listen(
+        primary.server,
+        options.port,
+        options.host ?? DEFAULT_METRICS_HOST,
+        'PrometheusCluster metrics server',
+      );
+      primary.logger.log(`metrics server listening on ${serverUrl(primary.server, path)}`);
     }
     return primary;
   }
@@ -94,61 +135,94 @@ export class PrometheusCluster {
   async close(): Promise<void> {
     this.cluster.off('message', this.onMessage);
     this.cluster.off('exit', this.onExit);
+    this.cluster.off('disconnect', this.onGone);
+    // Scrapes waiting for workers get what has arrived so far.
+    for (const id of [...this.pending.keys()]) this.finish(id);
     if (this.server) await close(this.server);
   }
 
   /** Asks every connected worker for its registry; a worker that exits or is late is left out. */
   private collect(timeoutMs: number): Promise<MetricsJson[]> {
-    const cluster = this.cluster;
-    const workers = Object.values(cluster.workers ?? {}).filter(
+    const workers = Object.values(this.cluster.workers ?? {}).filter(
       (w): w is Worker => !!w && this.ready.has(w.id) && w.isConnected(),
     );
+    if (workers.length === 0) return Promise.resolve([]);
     const id = ++this.nextId;
     return new Promise(resolve => {
-      const results: MetricsJson[] = [];
-      const waiting = new Set(workers.map(w => w.id));
-      const finish = () => {
-        clearTimeout(timer);
-        cluster.off('message', onMessage);
-        cluster.off('exit', onGone);
-        cluster.off('disconnect', onGone);
-        if (waiting.size > 0) {
-          this.logger.warn(
-            `${waiting.size} worker(s) did not send their metrics within ${timeoutMs} ms: left out of this scrape`,
-          );
-        }
-        resolve(results);
+      const collect: PendingCollect = {
+        results: [],
+        waiting: new Set(workers.map(w => w.id)),
+        timeoutMs,
+        resolve,
+        timer: setTimeout(() => this.finish(id), timeoutMs),
       };
-      const onMessage = (worker: Worker, message: WorkerMessage) => {
-        if (message?.type !== CLUSTER_METRICS_RESPONSE || message.id !== id || !waiting.delete(worker.id)) return;
-        if (Array.isArray(message.metrics)) results.push(message.metrics);
-        if (waiting.size === 0) finish();
-      };
-      const onGone = (worker: Worker) => {
-        if (waiting.delete(worker.id) && waiting.size === 0) finish();
-      };
-      const timer = setTimeout(finish, timeoutMs);
-      cluster.on('message', onMessage);
-      cluster.on('exit', onGone);
-      cluster.on('disconnect', onGone);
-      if (waiting.size === 0) return finish();
+      this.pending.set(id, collect);
       for (const worker of workers) {
         try {
           worker.send({ type: CLUSTER_METRICS_REQUEST, id }, undefined, error => {
-            if (error) onGone(worker);
+            if (error) this.leaveOut(id, worker.id);
           });
         } catch {
-          onGone(worker);
+          this.leaveOut(id, worker.id);
         }
       }
     });
   }
 
+  /** A worker will not answer collect `id` (it exited, disconnected, or could not be asked). */
+  private leaveOut(id: number, workerId: number): void {
+    const collect = this.pending.get(id);
+    if (collect?.waiting.delete(workerId) && collect.waiting.size === 0) this.finish(id);
+  }
+
+  private finish(id: number): void {
+    const collect = this.pending.get(id);
+    if (!collect) return;
+    this.pending.delete(id);
+    clearTimeout(collect.timer);
+    if (collect.waiting.size > 0) this.reportLate(collect.waiting.size, collect.timeoutMs);
+    collect.resolve(collect.results);
+  }
+
+  /**
+   * At most one warning a minute: with a worker stuck, every scrape (many at once, under a
+   * hostile or busy scraper) would print one.
+   */
+  private reportLate(workers: number, timeoutMs: number): void {
+    const now = Date.now();
+    if (now - this.lastLateWarning < LATE_WARNING_INTERVAL_MS) {
+      this.lateSinceWarning++;
+      return;
+    }
+    const suppressed =
+      this.lateSinceWarning > 0
+        ? ` (${this.lateSinceWarning} more scrape(s) left workers out since the last warning)`
+        : '';
+    this.lastLateWarning = now;
+    this.lateSinceWarning = 0;
+    this.logger.warn(
+      `${workers} worker(s) did not send their metrics within ${timeoutMs} ms: left out of this scrape${suppressed}`,
+    );
+  }
+
+  private readonly onGone = (worker: Worker): void => {
+    for (const id of [...this.pending.keys()]) this.leaveOut(id, worker.id);
+  };
+
   private readonly onExit = (worker: Worker): void => {
     this.ready.delete(worker.id);
+    this.onGone(worker);
   };
 
   private readonly onMessage = (worker: Worker, message: WorkerMessage): void => {
+    if (message?.type === CLUSTER_METRICS_RESPONSE) {
+      // One listener for every pending collect: the reply names its collect by id.
+      const collect = typeof message.id === 'number' ? this.pending.get(message.id) : undefined;
+      if (!collect?.waiting.delete(worker.id)) return;
+      if (Array.isArray(message.metrics)) collect.results.push(message.metrics);
+      if (collect.waiting.size === 0) this.finish(message.id as number);
+      return;
+    }
     if (message?.type === CLUSTER_WORKER_READY) this.ready.add(worker.id);
     if (message?.type !== CLUSTER_SCRAPE_REQUEST) return;
     const reply = (answer: object) => {
@@ -161,7 +235,8 @@ export class PrometheusCluster {
         : this.timeoutMs;
     this.metrics(message.accept, Array.isArray(message.names) ? message.names : undefined, timeoutMs).then(
       rendered => reply(rendered),
-      (error: unknown) => reply({ error: `the cluster primary could not aggregate the metrics: ${String(error)}` }),
+      (error: unknown) =>
+        reply({ error: `the cluster primary could not aggregate the metrics: ${describeError(error)}` }),
     );
   };
 }

@@ -64,6 +64,19 @@ export function listen(server: Server, port: number, host: string | undefined, w
   });
 }
 
+/**
+ * The URL a listening server answers `path` on, for a log line.
+ *
+ * @example
+ * serverUrl(server, '/metrics'); // 'http://127.0.0.1:9464/metrics'
+ */
+export function serverUrl(server: Server, path: string): string {
+  const address = server.address();
+  if (address === null || typeof address === 'string') return `${String(address)}${path}`;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}${path}`;
+}
+
 /** Closes the server, ending idle keep-alive connections (a scraper's) at once. */
 export function close(server: Server): Promise<void> {
   return new Promise(resolve => {

@@ -1,9 +1,10 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { describeError } from '../metrics/describe-error.js';
 import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
-import { close, createMetricsHttpServer, listen } from './metrics-http-server.js';
+import { close, createMetricsHttpServer, listen, serverUrl } from './metrics-http-server.js';
 import { ScrapeHandler } from './scrape-handler.js';
 
 /**
@@ -32,9 +33,11 @@ export class PrometheusMetricsServer implements OnApplicationBootstrap, OnApplic
     this.server = createMetricsHttpServer(
       server.path,
       (accept, encoding, names) => this.handler.scrape(accept, encoding, names),
-      error => this.logger.error(`scrape failed: ${String(error)}`),
+      error => this.logger.error(`scrape failed: ${describeError(error)}`),
     );
     await listen(this.server, server.port, server.host, 'PrometheusModule metrics server');
+    // Where the metrics are exposed (port 0 picks one) is worth a line in every deployment's log.
+    this.logger.log(`metrics server listening on ${serverUrl(this.server, server.path)}`);
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -1,8 +1,10 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { acceptsGzip } from './accept-encoding.js';
 import type { RenderedMetrics } from './render-metrics.js';
 
-const gzipAsync = promisify(gzip);
+/** Gzips an exposition (off the event loop, in libuv's thread pool). */
+export const gzipBody: (body: string) => Promise<Buffer> = promisify(gzip);
 
 export interface ScrapeResponse {
   status: number;
@@ -14,15 +16,16 @@ export interface ScrapeResponse {
 export async function scrapeResponse(
   rendered: RenderedMetrics,
   acceptEncoding: string | undefined,
+  gzipped: (body: string) => Promise<Buffer> = gzipBody,
 ): Promise<ScrapeResponse> {
   const headers: Record<string, string> = {
     'Content-Type': rendered.contentType,
     'Cache-Control': 'no-store',
     Vary: 'Accept, Accept-Encoding',
   };
-  if (/\bgzip\b/.test(acceptEncoding ?? '')) {
+  if (acceptsGzip(acceptEncoding)) {
     headers['Content-Encoding'] = 'gzip';
-    return { status: 200, headers, body: await gzipAsync(rendered.body) };
+    return { status: 200, headers, body: await gzipped(rendered.body) };
   }
   return { status: 200, headers, body: rendered.body };
 }

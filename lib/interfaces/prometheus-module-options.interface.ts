@@ -140,7 +140,7 @@ export interface PushgatewayOptions {
   intervalMs?: number;
   /** Push once more when the app shuts down (`app.close()`, or a signal with shutdown hooks). Default `true`. */
   pushOnShutdown?: boolean;
-  /** Give up on a push after this many milliseconds. Default 5000. */
+  /** Give up on a push after this many milliseconds (the whole exchange, reading the answer included). Default 5000. */
   timeoutMs?: number;
   /** Extra request headers, e.g. `{ Authorization: 'Bearer ...' }`. */
   headers?: Record<string, string>;
@@ -196,8 +196,17 @@ export interface PrometheusModuleOptions {
    * on the app's port unless `path` is also given.
    */
   port?: number;
-  /** Interface of the metrics server (`port`). Default: every interface, as `app.listen(port)`. */
+  /**
+   * Interface of the metrics server (`port`). Default `127.0.0.1`: loopback only, since `guards`
+   * do not apply there. `'0.0.0.0'` (or `'::'`) exposes it, e.g. to Prometheus in another pod.
+   */
   host?: string;
+  /**
+   * Most renderings of the exposition in progress at once. Concurrent scrapes asking for the same
+   * format (and `?name[]=` filter) share one rendering and count once; a scrape past the limit is
+   * answered `503` with `Retry-After: 1` at once. Default 2.
+   */
+  maxConcurrentScrapes?: number;
   /** Push the registry to a Prometheus Pushgateway (batch jobs, cron tasks). */
   pushgateway?: PushgatewayOptions;
   /**

@@ -1,4 +1,4 @@
-import { type Exemplar, type Labels, type Sample, SeriesMetric } from './series-metric.js';
+import { type Exemplar, exemplarFits, type Labels, type Sample, SeriesMetric } from './series-metric.js';
 
 export class CounterSeries {
   value = 0;
@@ -7,10 +7,10 @@ export class CounterSeries {
   inc(): void {
     this.value++;
   }
-  /** Increments, and keeps `labelSet` as the series' latest exemplar. */
+  /** Increments, and keeps `labelSet` as the series' latest exemplar if it fits OpenMetrics' limit. */
   incWithExemplar(labelSet: Record<string, string>): void {
     this.inc();
-    this.exemplar = { labelSet, value: 1, timestamp: Date.now() / 1000 };
+    if (exemplarFits(labelSet)) this.exemplar = { labelSet, value: 1, timestamp: Date.now() / 1000 };
   }
 }
 

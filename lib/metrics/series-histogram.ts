@@ -1,5 +1,5 @@
 import type { CounterSeries } from './series-counter.js';
-import { type Exemplar, type Labels, type Sample, SeriesMetric } from './series-metric.js';
+import { type Exemplar, exemplarFits, type Labels, type Sample, SeriesMetric } from './series-metric.js';
 
 export class HistogramSeries {
   /** Non-cumulative counts; the last slot is +Inf. */
@@ -24,9 +24,10 @@ export class HistogramSeries {
     this.count++;
   }
 
-  /** Observes, and keeps `labelSet` as the latest exemplar of the value's bucket. */
+  /** Observes, and keeps `labelSet` as the latest exemplar of the value's bucket if it fits OpenMetrics' limit. */
   observeWithExemplar(value: number, labelSet: Record<string, string>): void {
     this.observe(value);
+    if (!exemplarFits(labelSet)) return;
     const bounds = this.bounds;
     let i = 0;
     while (i < bounds.length && value > bounds[i]) i++;

@@ -34,7 +34,30 @@ export function groupUrl(base: string, jobName: string, groupings: Record<string
   return url;
 }
 
-/** Sends one request to the Pushgateway; rejects on a network error, a timeout or a status >= 400. */
+/** Most characters of an error body kept for the error's message: a gateway or proxy may send megabytes. */
+export const MAX_ERROR_BODY_CHARS = 4096;
+
+/**
+ * The gateway's URL as it may appear in a log line: without the `user:password@` of its userinfo
+ * (Node sends those as Basic auth), nor a query string or fragment.
+ *
+ * @example
+ * loggableUrl('http://pusher:secret@gateway:9091/base?token=x'); // 'http://gateway:9091/base'
+ */
+export function loggableUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return parsed.pathname === '/' ? parsed.origin : `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    return '(an invalid URL)';
+  }
+}
+
+/**
+ * Sends one request to the Pushgateway; rejects on a network error, a status >= 400, or when the
+ * whole exchange (connecting, sending, reading the answer) takes longer than `timeoutMs`. A socket
+ * timeout alone would not do: a gateway that trickles a byte now and then is never idle.
+ */
 export function gatewayRequest(r: GatewayRequest): Promise<void> {
   const url = groupUrl(r.url, r.jobName, r.groupings);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -44,19 +67,41 @@ export function gatewayRequest(r: GatewayRequest): Promise<void> {
     headers['Content-Length'] = Buffer.byteLength(r.body);
   }
   return new Promise((resolve, reject) => {
-    const req = send(url, { method: r.method, headers, agent: r.agent, timeout: r.timeoutMs }, res => {
+    let settled = false;
+    const finish = (error?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      if (error) reject(error);
+      else resolve();
+    };
+    const req = send(url, { method: r.method, headers, agent: r.agent }, res => {
+      const status = res.statusCode ?? 0;
+      if (status < 400) {
+        // The answer of a successful push says nothing we need: drain it so the socket is reused.
+        res.resume();
+        res.on('end', () => finish());
+        res.on('error', finish);
+        return;
+      }
       let text = '';
       res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => {
-        const status = res.statusCode ?? 0;
-        if (status >= 400) reject(new Error(`push failed with status ${status}, ${text.trim()}`));
-        else resolve();
+      res.on('data', (chunk: string) => {
+        text += chunk;
+        if (text.length < MAX_ERROR_BODY_CHARS) return;
+        // Enough to say what went wrong: the rest of the body is not read at all.
+        finish(new Error(`push failed with status ${status}, ${text.slice(0, MAX_ERROR_BODY_CHARS).trim()}`));
+        res.destroy();
       });
-      res.on('error', reject);
+      res.on('end', () => finish(new Error(`push failed with status ${status}, ${text.trim()}`)));
+      res.on('error', finish);
     });
-    req.on('timeout', () => req.destroy(new Error(`Pushgateway request timed out after ${r.timeoutMs} ms`)));
-    req.on('error', reject);
+    const deadline = setTimeout(() => {
+      const error = new Error(`Pushgateway request timed out after ${r.timeoutMs} ms`);
+      finish(error);
+      req.destroy(error);
+    }, r.timeoutMs);
+    req.on('error', finish);
     req.end(r.body);
   });
 }

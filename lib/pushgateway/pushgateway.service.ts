@@ -13,7 +13,8 @@ import { ownAgents } from '../http-client/own-agents.js';
 import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
 import type { ResolvedPrometheusOptions, ResolvedPushgatewayOptions } from '../prometheus-options.js';
 import { PrometheusService } from '../prometheus.service.js';
-import { gatewayRequest } from './gateway-request.js';
+import { describeError } from '../metrics/describe-error.js';
+import { gatewayRequest, loggableUrl } from './gateway-request.js';
 
 export interface PushOptions {
   /** Default: the module's `pushgateway.jobName`. */
@@ -87,7 +88,7 @@ export class PushgatewayService implements OnModuleInit, OnModuleDestroy, OnAppl
   private async pushQuietly(what: string): Promise<void> {
     const push = this.push().catch((error: unknown) => {
       this.logger.error(
-        `Pushgateway ${what} to ${this.config?.url} failed: ${(error as Error)?.message ?? String(error)}`,
+        `Pushgateway ${what} to ${loggableUrl(this.config?.url ?? '')} failed: ${describeError(error)}`,
       );
     });
     this.inFlight = push;

@@ -137,8 +137,13 @@ export function parseExposition(text: string, format: 'prometheus' | 'openmetric
     const sample: ParsedSample = { name, labels, value: parseValue(m[1], line) };
     if (m[3] !== undefined) {
       if (format !== 'openmetrics') throw new Error(`exemplar outside OpenMetrics: ${line}`);
+      const exemplarLabels = parseLabels(m[3], 0).labels;
+      // OpenMetrics 1.0: an exemplar's label names and values together hold at most 128 code points.
+      const exemplarLength = Object.entries(exemplarLabels).reduce((n, [k, v]) => n + [...k].length + [...v].length, 0);
+      if (exemplarLength > 128)
+        throw new Error(`exemplar label set of ${exemplarLength} characters (max 128): ${line}`);
       sample.exemplar = {
-        labels: parseLabels(m[3], 0).labels,
+        labels: exemplarLabels,
         value: parseValue(m[4], line),
         timestamp: m[5] === undefined ? undefined : parseValue(m[5], line),
       };

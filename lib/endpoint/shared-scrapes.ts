@@ -1,0 +1,111 @@
+import { negotiate, type RenderedMetrics } from './render-metrics.js';
+import { gzipBody, type ScrapeResponse, scrapeFailure, scrapeResponse } from './scrape-response.js';
+
+/** What `maxConcurrentScrapes` defaults to: a Prometheus pair (sharing) and a person with curl. */
+export const DEFAULT_MAX_CONCURRENT_SCRAPES = 2;
+
+/** Renders the exposition in a format, with an optional `?name[]=` filter. */
+export type RenderFn = (accept: string | undefined, names: string[] | undefined) => Promise<RenderedMetrics>;
+
+interface Rendering {
+  rendered: Promise<RenderedMetrics>;
+  /** The gzipped body, made once for every scrape of this rendering that accepts gzip. */
+  gzipped?: Promise<Buffer>;
+}
+
+/** Longest pause between two renderings (see `SharedScrapes`): Prometheus' scrape timeout is 10 s by default. */
+export const MAX_RENDERING_GAP_MS = 1000;
+
+/**
+ * Answers scrapes while bounding the work they cost. Rendering ~24k series takes tens to hundreds
+ * of milliseconds of the event loop in one piece, so clients looping on `/metrics` could take
+ * nearly all of the app's CPU. Three things bound that:
+ * - renderings run one at a time, and the next starts no sooner than the last one took (at most
+ *   `MAX_RENDERING_GAP_MS`) after it ended: scrapes get at most about half of the event loop;
+ * - scrapes that arrive while a rendering of the same format and filter waits for its turn share
+ *   it (and its gzipped body), so clients looping on the endpoint cost one rendering between them;
+ * - at most `maxConcurrent` renderings wait or run at once; a scrape that would need one more is
+ *   answered `503` with `Retry-After: 1` at once.
+ * Nothing is cached, and a scrape never joins a rendering that has started: a value recorded
+ * before a scrape arrives is always in its answer.
+ *
+ * @example
+ * const scrapes = new SharedScrapes(2);
+ * const response = await scrapes.respond(req.headers.accept, req.headers['accept-encoding'], undefined, (accept, names) =>
+ *   renderRegistry(registry, accept, names),
+ * );
+ */
+export class SharedScrapes {
+  /** Renderings yet to start, by format and filter: a scrape may join one of these. */
+  private readonly queued = new Map<string, Rendering>();
+  /** Renderings queued or running. */
+  private active = 0;
+  /** The last rendering queued: the next one starts after it. */
+  private tail: Promise<unknown> = Promise.resolve();
+  /** When (`Date.now()`) the next rendering may start. */
+  private notBefore = 0;
+
+  constructor(private readonly maxConcurrent: number) {}
+
+  /** The response to one scrape; rejects when `render` does (the caller decides what to answer). */
+  async respond(
+    accept: string | undefined,
+    acceptEncoding: string | undefined,
+    names: string[] | undefined,
+    render: RenderFn,
+  ): Promise<ScrapeResponse> {
+    // Formats render from `negotiate(accept)` alone, so that is what identical scrapes share.
+    const key =
+      names === undefined ? negotiate(accept) : `${negotiate(accept)}\n${[...new Set(names)].sort().join('\n')}`;
+    let rendering = this.queued.get(key);
+    if (rendering === undefined) {
+      if (this.active >= this.maxConcurrent) return tooManyScrapes();
+      const next: Rendering = { rendered: this.enqueue(key, render, accept, names) };
+      rendering = next;
+      this.queued.set(key, next);
+    }
+    const shared = rendering;
+    return scrapeResponse(await shared.rendered, acceptEncoding, body => (shared.gzipped ??= gzipBody(body)));
+  }
+
+  private enqueue(
+    key: string,
+    render: RenderFn,
+    accept: string | undefined,
+    names: string[] | undefined,
+  ): Promise<RenderedMetrics> {
+    this.active++;
+    const run = this.tail.then(async () => {
+      const wait = this.notBefore - Date.now();
+      if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait));
+      // From now on, a scrape of this key waits for the next rendering: it may hold newer values.
+      this.queued.delete(key);
+      const started = Date.now();
+      try {
+        return await startRendering(render, accept, names);
+      } finally {
+        this.active--;
+        const ended = Date.now();
+        this.notBefore = ended + Math.min(ended - started, MAX_RENDERING_GAP_MS);
+      }
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+}
+
+/** `render` as a promise even when it throws synchronously. */
+async function startRendering(
+  render: RenderFn,
+  accept: string | undefined,
+  names: string[] | undefined,
+): Promise<RenderedMetrics> {
+  return render(accept, names);
+}
+
+function tooManyScrapes(): ScrapeResponse {
+  const response = scrapeFailure(503, 'too many concurrent scrapes');
+  // The renderings in progress take tens of milliseconds: a well-behaved client may retry soon.
+  response.headers['Retry-After'] = '1';
+  return response;
+}
