@@ -109,8 +109,9 @@ export async function typecheck(files) {
   const { default: ts } = await import('typescript');
   const config = ts.readConfigFile(join(here, 'tsconfig.json'), ts.sys.readFile);
   const parsed = ts.parseJsonConfigFileContent(config.config, ts.sys, here);
-  // The generated blocks, the fixtures some of them import, and the specs that run them.
-  const program = ts.createProgram(parsed.fileNames, parsed.options);
+  // The generated blocks (named one by one: TypeScript's include globs skip dot-folders), the
+  // fixtures some of them import, and the specs that run them.
+  const program = ts.createProgram([...files.map(f => f.file), ...parsed.fileNames], parsed.options);
   const byFile = new Map(files.map(f => [resolve(f.file), f]));
   const errors = [];
   for (const d of ts.getPreEmitDiagnostics(program)) {
