@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Counter, type Registry } from 'prom-client';
+import { describeError } from './describe-error.js';
 
 /** Counts the collections (`collect` callbacks) that failed, by metric name. */
 export const COLLECT_ERRORS_METRIC = 'prometheus_collect_errors_total';
@@ -25,29 +26,6 @@ interface GuardState {
 const guarded = new WeakMap<Registry, GuardState>();
 const wrapped = new WeakSet<object>();
 const logger = new Logger('PrometheusModule');
-
-/**
- * A one-line description of anything thrown, for logs. Never throws itself: `String()` throws for
- * an object without a prototype, and a `message` or `toString` getter may throw too.
- *
- * @example
- * ```ts
- * describeError(Object.create(null)); // 'a thrown object'
- * ```
- */
-export function describeError(error: unknown): string {
-  try {
-    if (error instanceof Error) return `${error.name}: ${error.message}`;
-    if (typeof error === 'object' && error !== null) {
-      const message = (error as { message?: unknown }).message;
-      if (typeof message === 'string') return message;
-      return Object.getPrototypeOf(error) === null ? 'a thrown object' : String(error);
-    }
-    return String(error);
-  } catch {
-    return 'an error that cannot be described';
-  }
-}
 
 /**
  * Makes every collection of the registry's metrics fail alone: a metric whose `collect` (or `get`)

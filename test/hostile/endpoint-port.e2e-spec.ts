@@ -96,7 +96,7 @@ describe.each(ADAPTERS)('the metrics port (%s)', (adapter: AdapterName) => {
     expect(logs).toContain(`metrics server listening on http://0.0.0.0:${address?.port}/internal/metrics`);
   });
 
-  it('answers 503 when a collect throws a value that cannot be described', async () => {
+  it('serves the other metrics when a collect throws a value that cannot be described', async () => {
     const registry = new Registry();
     new Gauge({
       name: 'broken_value',
@@ -109,8 +109,10 @@ describe.each(ADAPTERS)('the metrics port (%s)', (adapter: AdapterName) => {
     const errors = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     const app = await boot([PrometheusModule.forRoot({ registry, port: 0 })]);
     const res = await get('127.0.0.1', app.get(PrometheusMetricsServer).address()!.port, '/metrics');
-    expect(res.status).toBe(503);
-    expect(res.body).toBe('metrics unavailable\n');
+    expect(res.status).toBe(200);
+    expect(res.body).toContain('prometheus_collect_errors_total{metric="broken_value"} 1');
+    expect(res.body).not.toMatch(/^broken_value/m);
     expect(errors).toHaveBeenCalledTimes(1);
+    expect(String(errors.mock.calls[0][0])).toContain('collecting metric "broken_value" failed (');
   });
 });

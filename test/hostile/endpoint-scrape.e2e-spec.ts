@@ -109,7 +109,9 @@ describe.each(ADAPTERS)('hostile scrapes (%s)', (adapter: AdapterName) => {
       ],
     ];
 
-    it.each(undescribable)('answers 503 and logs, for %s', async (_what, thrown) => {
+    // A failing collect no longer fails the scrape (the collect guard): the metric is served without
+    // samples and counted, and the failure is logged once, described without throwing.
+    it.each(undescribable)('serves the other metrics and logs it, for %s', async (_what, thrown) => {
       const registry = new Registry();
       new Gauge({
         name: 'broken_value',
@@ -124,10 +126,13 @@ describe.each(ADAPTERS)('hostile scrapes (%s)', (adapter: AdapterName) => {
         errors.push(String(message));
       });
       const app = await boot({ registry });
-      const res = await request(app.getHttpServer()).get('/metrics');
-      expect(res.status).toBe(503);
-      expect(res.text).toBe('metrics unavailable\n');
-      expect(errors.some(e => e.startsWith('scrape failed: '))).toBe(true);
+      await request(app.getHttpServer()).get('/items').expect(200);
+      const res = await request(app.getHttpServer()).get('/metrics').expect(200);
+      const exp = parseExposition(res.text);
+      expect(sampleValue(exp, 'http_requests_total', { route: '/items' })).toBe(1);
+      expect(findSamples(exp, 'broken_value')).toEqual([]);
+      expect(sampleValue(exp, 'prometheus_collect_errors_total', { metric: 'broken_value' })).toBe(1);
+      expect(errors).toEqual([expect.stringContaining('collecting metric "broken_value" failed (')]);
     });
   });
 
