@@ -4,7 +4,17 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'bench/results/', '.tmp/', 'test/consumers/*/node_modules/', 'test/docs/.generated/'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'coverage/',
+      'bench/results/',
+      '.tmp/',
+      'test/consumers/*/node_modules/',
+      'test/docs/.generated/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.strict,
   prettier,
