@@ -18,7 +18,15 @@ import type { MetricKind } from './metrics/series-metric.js';
 import { PROMETHEUS_OPTIONS } from './prometheus.constants.js';
 import type { ResolvedPrometheusOptions } from './prometheus-options.js';
 
-/** Tokens whose providers a metric provider's `collect` receives, in this order. */
+/**
+ * Tokens whose providers a metric provider's `collect` receives, in this order.
+ *
+ * @example
+ * ```ts
+ * makeGaugeProvider({ name: 'queue_size', help: 'Jobs waiting', inject: [QueueService], collect(queue: QueueService) {} });
+ * ```
+ * @public
+ */
 export type MetricProviderInject = Array<InjectionToken | OptionalFactoryDependency>;
 
 /**
@@ -35,6 +43,8 @@ export type MetricProviderInject = Array<InjectionToken | OptionalFactoryDepende
  *   },
  * });
  * ```
+ *
+ * @public
  */
 export interface MetricProviderInjectable<T> {
   /** Providers to resolve and pass to `collect`, in this order. */
@@ -97,6 +107,8 @@ function makeProvider(
  * @Module({ providers: [makeCounterProvider({ name: 'orders_total', help: 'Orders', labelNames: ['status'] })] })
  * export class OrdersModule {}
  * ```
+ *
+ * @public
  */
 export function makeCounterProvider(config: Config<CounterConfiguration<string>, Counter<string>>): Provider {
   return makeProvider(
@@ -113,6 +125,8 @@ export function makeCounterProvider(config: Config<CounterConfiguration<string>,
  * ```ts
  * makeGaugeProvider({ name: 'queue_size', help: 'Jobs waiting', inject: [Queue], collect(q: Queue) { this.set(q.size) } });
  * ```
+ *
+ * @public
  */
 export function makeGaugeProvider(config: Config<GaugeConfiguration<string>, Gauge<string>>): Provider {
   return makeProvider(
@@ -129,6 +143,8 @@ export function makeGaugeProvider(config: Config<GaugeConfiguration<string>, Gau
  * ```ts
  * makeHistogramProvider({ name: 'job_seconds', help: 'Job duration', buckets: [1, 10, 60] });
  * ```
+ *
+ * @public
  */
 export function makeHistogramProvider(config: Config<HistogramConfiguration<string>, Histogram<string>>): Provider {
   return makeProvider(
@@ -145,6 +161,8 @@ export function makeHistogramProvider(config: Config<HistogramConfiguration<stri
  * ```ts
  * makeSummaryProvider({ name: 'job_seconds', help: 'Job duration', percentiles: [0.5, 0.99] });
  * ```
+ *
+ * @public
  */
 export function makeSummaryProvider(config: Config<SummaryConfiguration<string>, Summary<string>>): Provider {
   return makeProvider(

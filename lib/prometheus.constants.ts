@@ -36,6 +36,8 @@ export const DEFAULT_SIZE_BUCKETS: readonly number[] = [100, 1_000, 10_000, 100_
  *   providers: [{ provide: PROMETHEUS_OPTIONS, useValue: { customMetricPrefix: 'app' } }, makeGaugeProvider({ name: 'g', help: 'h' })],
  * });
  * ```
+ *
+ * @public
  */
 export const PROMETHEUS_OPTIONS = Symbol('PROMETHEUS_OPTIONS');
 

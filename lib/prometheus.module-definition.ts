@@ -5,6 +5,12 @@ import type { PrometheusModuleOptions } from './interfaces/index.js';
  * Options read when the module is defined, before any provider exists: Nest only instantiates
  * guard classes it finds on controllers while scanning modules, so guards (and decorators that
  * set metadata for the app's global guards) cannot come from an async factory.
+ *
+ * @example
+ * ```ts
+ * PrometheusModule.forRootAsync({ guards: [MetricsAuthGuard], useFactory: () => ({ path: '/metrics' }) });
+ * ```
+ * @public
  */
 export interface PrometheusModuleExtras {
   /** Registers the module globally. Default `true`. */
@@ -29,12 +35,7 @@ export interface PrometheusModuleExtras {
   controller?: Type<unknown>;
 }
 
-export const {
-  ConfigurableModuleClass,
-  MODULE_OPTIONS_TOKEN: PROMETHEUS_MODULE_OPTIONS,
-  OPTIONS_TYPE,
-  ASYNC_OPTIONS_TYPE,
-} = new ConfigurableModuleBuilder<PrometheusModuleOptions>()
+const definition = new ConfigurableModuleBuilder<PrometheusModuleOptions>()
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createPrometheusOptions')
   // Every extra is listed so that Nest leaves it out of the options the module reads.
@@ -46,3 +47,17 @@ export const {
     }),
   )
   .build();
+
+export const { ConfigurableModuleClass, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } = definition;
+
+/**
+ * Injection token of the options as given to `forRoot()` (or returned by the `forRootAsync()`
+ * factory), before defaults are merged; `PROMETHEUS_OPTIONS` gives them resolved.
+ *
+ * @example
+ * ```ts
+ * constructor(@Inject(PROMETHEUS_MODULE_OPTIONS) private readonly options: PrometheusModuleOptions) {}
+ * ```
+ * @public
+ */
+export const PROMETHEUS_MODULE_OPTIONS: string | symbol = definition.MODULE_OPTIONS_TOKEN;

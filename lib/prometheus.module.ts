@@ -39,6 +39,13 @@ const METRICS_ROUTE = Symbol('METRICS_ROUTE');
 /**
  * `PrometheusModule.forRoot()` in the AppModule: default HTTP metrics on every route, prom-client's
  * process metrics, and the registry served at `/metrics`.
+ *
+ * @example
+ * ```ts
+ * @Module({ imports: [PrometheusModule.forRoot()] })
+ * export class AppModule {}
+ * ```
+ * @public
  */
 @Module({
   imports: [DiscoveryModule],

@@ -6,7 +6,18 @@ import { ensurePromMetric } from './metrics/prom-metrics.js';
 import { PROMETHEUS_OPTIONS } from './prometheus.constants.js';
 import type { ResolvedPrometheusOptions } from './prometheus-options.js';
 
-/** The registry the module fills and serves; inject it to read or extend the metrics. */
+/**
+ * The registry the module fills and serves; inject it to read or extend the metrics.
+ *
+ * @example
+ * ```ts
+ * constructor(private readonly prometheus: PrometheusService) {}
+ * async dump(): Promise<string> {
+ *   return this.prometheus.registry.metrics();
+ * }
+ * ```
+ * @public
+ */
 @Injectable()
 export class PrometheusService {
   readonly registry: Registry;

@@ -14,6 +14,8 @@ import type { ASYNC_OPTIONS_TYPE, PrometheusModuleExtras } from './prometheus.mo
  * const options: PrometheusOptions = { path: '/mymetrics', customMetricPrefix: 'app' };
  * PrometheusModule.register(options);
  * ```
+ *
+ * @public
  */
 export type PrometheusOptions<_T extends RegistryContentType = PrometheusContentType> = PrometheusModuleOptions &
   PrometheusModuleExtras;
@@ -26,6 +28,8 @@ export type PrometheusOptions<_T extends RegistryContentType = PrometheusContent
  * const options: PrometheusAsyncOptions = { useFactory: () => ({ path: '/mymetrics' }) };
  * PrometheusModule.registerAsync(options);
  * ```
+ *
+ * @public
  */
 export type PrometheusAsyncOptions<_T extends RegistryContentType = PrometheusContentType> = typeof ASYNC_OPTIONS_TYPE;
 
@@ -41,6 +45,8 @@ export type PrometheusAsyncOptions<_T extends RegistryContentType = PrometheusCo
  *   }
  * }
  * ```
+ *
+ * @public
  */
 export interface PrometheusOptionsFactory<_T extends RegistryContentType = PrometheusContentType> {
   createPrometheusOptions(): PrometheusModuleOptions | Promise<PrometheusModuleOptions>;
@@ -53,5 +59,7 @@ export interface PrometheusOptionsFactory<_T extends RegistryContentType = Prome
  * ```ts
  * const defaultMetrics: PrometheusDefaultMetrics = { enabled: false };
  * ```
+ *
+ * @public
  */
 export type PrometheusDefaultMetrics<_T extends RegistryContentType = PrometheusContentType> = DefaultMetricsOptions;

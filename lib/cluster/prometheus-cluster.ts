@@ -17,6 +17,15 @@ import {
   DEFAULT_CLUSTER_TIMEOUT_MS,
 } from './cluster.constants.js';
 
+/**
+ * Options of `PrometheusCluster.setupPrimary()`: a metrics server of the primary's own, and how long to wait for workers.
+ *
+ * @example
+ * ```ts
+ * await PrometheusCluster.setupPrimary({ port: 9464, host: '0.0.0.0', timeoutMs: 2000 });
+ * ```
+ * @public
+ */
 export interface ClusterPrimaryOptions {
   /** Also serve the aggregated metrics on this port from the primary (`0`: any free port). */
   port?: number;
@@ -59,6 +68,15 @@ const LATE_WARNING_INTERVAL_MS = 60_000;
  * histograms summed, gauges by each metric's prom-client aggregator) when a worker is scraped,
  * and optionally serves them on a port of its own. Call `PrometheusCluster.setupPrimary()` in the
  * primary before forking; workers use `PrometheusModule.forRoot({ cluster: true })`.
+ *
+ * @example
+ * ```ts
+ * if (cluster.isPrimary) {
+ *   await PrometheusCluster.setupPrimary({ port: 9464 });
+ *   for (let i = 0; i < 4; i++) cluster.fork();
+ * }
+ * ```
+ * @public
  */
 export class PrometheusCluster {
   private readonly logger = new Logger('PrometheusCluster');

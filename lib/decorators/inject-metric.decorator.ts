@@ -10,6 +10,8 @@ import { Inject } from '@nestjs/common';
  * ```ts
  * const counter = moduleRef.get<Counter<string>>(getToken('orders_total'));
  * ```
+ *
+ * @public
  */
 export function getToken(name: string): string {
   return `PROM_METRIC_${String(name).toUpperCase()}`;
@@ -22,11 +24,19 @@ export function getToken(name: string): string {
  * ```ts
  * Test.createTestingModule({ ... }).overrideProvider(getMetricToken('orders_total')).useValue(fake);
  * ```
+ *
+ * @public
  */
 export const getMetricToken: (name: string) => string = getToken;
 
 /**
  * Injects the prom-client metric of that name: one declared with `makeCounterProvider()` (etc.),
  * `PrometheusModule.forFeature()`, or a metric decorator. Type the parameter, e.g. `Counter<'status'>`.
+ *
+ * @example
+ * ```ts
+ * constructor(@InjectMetric('orders_refunds_total') private readonly refunds: Counter<'reason'>) {}
+ * ```
+ * @public
  */
 export const InjectMetric = (name: string): PropertyDecorator & ParameterDecorator => Inject(getToken(name));

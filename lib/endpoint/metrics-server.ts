@@ -10,6 +10,12 @@ import { ScrapeHandler } from './scrape-handler.js';
 /**
  * The metrics server of `forRoot({ port })`: its own HTTP server, so the metrics stay off the
  * public port. Listens when the app bootstraps (`app.init()`/`listen()`), closes with `app.close()`.
+ *
+ * @example
+ * ```ts
+ * const { port } = app.get(PrometheusMetricsServer).address()!; // with forRoot({ port: 0 })
+ * ```
+ * @public
  */
 @Injectable()
 export class PrometheusMetricsServer implements OnApplicationBootstrap, OnApplicationShutdown {

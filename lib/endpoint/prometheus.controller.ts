@@ -57,6 +57,8 @@ interface ScrapeResponseObject {
  *
  * PrometheusModule.register({ controller: MetricsController });
  * ```
+ *
+ * @public
  */
 @Controller()
 @DoNotTrack()

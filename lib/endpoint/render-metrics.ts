@@ -1,5 +1,14 @@
 import { Registry, type RegistryContentType } from 'prom-client';
 
+/**
+ * An exposition rendered for one scrape: its `Content-Type` and its text.
+ *
+ * @example
+ * ```ts
+ * const rendered: RenderedMetrics = { contentType: 'text/plain; version=0.0.4; charset=utf-8', body: '' };
+ * ```
+ * @public
+ */
 export interface RenderedMetrics {
   contentType: string;
   body: string;

@@ -1,6 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DefaultMetricsCollectorConfiguration, Registry, RegistryContentType } from 'prom-client';
 
+/**
+ * prom-client's process and Node.js metrics (`collectDefaultMetrics`): on by default.
+ *
+ * @example
+ * ```ts
+ * PrometheusModule.forRoot({ defaultMetrics: { config: { prefix: 'orders_' } } });
+ * ```
+ * @public
+ */
 export interface DefaultMetricsOptions {
   /** Collect prom-client's process and Node.js metrics. Default `true`. */
   enabled?: boolean;
@@ -8,7 +17,15 @@ export interface DefaultMetricsOptions {
   config?: Omit<DefaultMetricsCollectorConfiguration<RegistryContentType>, 'register'>;
 }
 
-/** What the module knows of one counted HTTP request, for `http.observe` callbacks. */
+/**
+ * What the module knows of one counted HTTP request, for `http.observe` callbacks.
+ *
+ * @example
+ * ```ts
+ * PrometheusModule.forRoot({ http: { observe: [(info: HttpRequestInfo) => console.log(info.route, info.statusCode)] } });
+ * ```
+ * @public
+ */
 export interface HttpRequestInfo {
   method: string;
   /** The route template (`/users/:id`), or `__unmatched__`. */
@@ -27,9 +44,26 @@ export interface HttpRequestInfo {
   response: ServerResponse;
 }
 
-/** A default HTTP metric: `false` leaves it out, `{ name }` renames it (the whole name: no prefix added). */
+/**
+ * A default HTTP metric: `false` leaves it out, `{ name }` renames it (the whole name: no prefix added).
+ *
+ * @example
+ * ```ts
+ * PrometheusModule.forRoot({ http: { metrics: { requestSize: false, requests: { name: 'api_requests_total' } } } });
+ * ```
+ * @public
+ */
 export type HttpMetricSwitch = boolean | { name: string };
 
+/**
+ * Each default HTTP metric: `false` leaves it out, `{ name }` renames it.
+ *
+ * @example
+ * ```ts
+ * PrometheusModule.forRoot({ http: { metrics: { inProgress: false } } });
+ * ```
+ * @public
+ */
 export interface HttpMetricSwitches {
   /** `http_requests_total` */
   requests?: HttpMetricSwitch;
@@ -45,6 +79,15 @@ export interface HttpMetricSwitches {
   responseSize?: HttpMetricSwitch;
 }
 
+/**
+ * The summary of `http.latency: 'summary'`: its quantiles and sliding window.
+ *
+ * @example
+ * ```ts
+ * PrometheusModule.forRoot({ http: { latency: 'summary', summary: { percentiles: [0.5, 0.99], maxAgeSeconds: 300 } } });
+ * ```
+ * @public
+ */
 export interface HttpLatencySummaryOptions {
   /** Default `[0.5, 0.9, 0.99]`. */
   percentiles?: number[];
@@ -54,6 +97,15 @@ export interface HttpLatencySummaryOptions {
   ageBuckets?: number;
 }
 
+/**
+ * Options of the default HTTP metrics (`http`).
+ *
+ * @example
+ * ```ts
+ * PrometheusModule.forRoot({ http: { prefix: 'api_', groupStatusCodes: true, excludeMethods: ['OPTIONS'] } });
+ * ```
+ * @public
+ */
 export interface HttpMetricsOptions {
   /** Prepended to every default HTTP metric name, e.g. `myapp_` gives `myapp_http_requests_total`. */
   prefix?: string;
@@ -101,7 +153,15 @@ export interface HttpMetricsOptions {
   summary?: HttpLatencySummaryOptions;
 }
 
-/** Default metrics of a non-HTTP transport (microservices, WebSockets, GraphQL). */
+/**
+ * Default metrics of a non-HTTP transport (microservices, WebSockets, GraphQL).
+ *
+ * @example
+ * ```ts
+ * PrometheusModule.forRoot({ rpc: { prefix: 'orders_', exclude: [/^internal\./] } });
+ * ```
+ * @public
+ */
 export interface TransportMetricsOptions {
   /** Prepended to the family's metric names. */
   prefix?: string;
@@ -111,6 +171,15 @@ export interface TransportMetricsOptions {
   exclude?: (string | RegExp)[];
 }
 
+/**
+ * Options of the outbound HTTP metrics (`httpClient`): requests made with fetch/undici or `node:http`.
+ *
+ * @example
+ * ```ts
+ * PrometheusModule.forRoot({ httpClient: { enabled: true, hosts: ['api.stripe.com', /\.internal:8080$/] } });
+ * ```
+ * @public
+ */
 export interface HttpClientMetricsOptions {
   /** Record outgoing HTTP requests (fetch/undici, node:http and node:https). Default `false`. */
   enabled?: boolean;
@@ -125,6 +194,15 @@ export interface HttpClientMetricsOptions {
   prefix?: string;
 }
 
+/**
+ * Options of the Pushgateway (`pushgateway`): where to push, as which job, and when.
+ *
+ * @example
+ * ```ts
+ * PrometheusModule.forRoot({ pushgateway: { url: 'http://pushgateway:9091', jobName: 'nightly-import' } });
+ * ```
+ * @public
+ */
 export interface PushgatewayOptions {
   /** Base URL of the Pushgateway, e.g. `http://pushgateway:9091`. */
   url: string;
@@ -153,7 +231,15 @@ export interface PushgatewayOptions {
   registry?: Registry;
 }
 
-/** The part of Node's request options that `pushgateway.options` honours. */
+/**
+ * The part of Node's request options that `pushgateway.options` honours.
+ *
+ * @example
+ * ```ts
+ * PrometheusModule.forRoot({ pushgateway: { url: 'http://pushgateway:9091', options: { timeout: 2000 } } });
+ * ```
+ * @public
+ */
 export interface PushgatewayRequestOptions {
   headers?: Record<string, string>;
   /** Give up after this many milliseconds (the same as `timeoutMs`). */
@@ -163,6 +249,15 @@ export interface PushgatewayRequestOptions {
   [option: string]: unknown;
 }
 
+/**
+ * Options of a `node:cluster` worker (`cluster`): how long a scrape waits for the primary's aggregate.
+ *
+ * @example
+ * ```ts
+ * PrometheusModule.forRoot({ cluster: { timeoutMs: 3000 } });
+ * ```
+ * @public
+ */
 export interface ClusterWorkerOptions {
   /**
    * When this worker is scraped: how long the primary waits for each worker's metrics (at most its
@@ -171,6 +266,15 @@ export interface ClusterWorkerOptions {
   timeoutMs?: number;
 }
 
+/**
+ * The options of `PrometheusModule.forRoot()` (and of what a `forRootAsync()` factory returns); every one is optional.
+ *
+ * @example
+ * ```ts
+ * PrometheusModule.forRoot({ defaultLabels: { service: 'orders' }, http: { excludePaths: ['/health'] } });
+ * ```
+ * @public
+ */
 export interface PrometheusModuleOptions {
   /** Path of the metrics endpoint. Default `/metrics`; `false` serves no endpoint. */
   path?: string | false;

@@ -9,7 +9,7 @@ type PushResult = { resp?: unknown; body?: unknown };
  * keeps working. An instance of prom-client's class (`gatewayUrl`, `registry`), whose `push`,
  * `pushAdd` and `delete` go through {@link PushgatewayService}: prom-client's own requests escape
  * a `/` in a grouping value as `%2F`, which the Pushgateway rejects. They resolve to `{}` (no
- * `resp`, no `body`) and reject on a network error, a timeout or a status >= 400, as prom-client's do.
+ * `resp`, no `body`) and reject on a network error, a timeout or a status of 400 or more, as prom-client's do.
  *
  * @example
  * ```ts
@@ -21,6 +21,8 @@ type PushResult = { resp?: unknown; body?: unknown };
  *   }
  * }
  * ```
+ *
+ * @public
  */
 export class ModulePushgateway extends Pushgateway<RegistryContentType> {
   readonly #pushes: PushgatewayService;

@@ -16,6 +16,15 @@ import { PrometheusService } from '../prometheus.service.js';
 import { describeError } from '../metrics/describe-error.js';
 import { gatewayRequest, loggableUrl } from './gateway-request.js';
 
+/**
+ * The job and grouping labels of one push; each defaults to the module's `pushgateway` options.
+ *
+ * @example
+ * ```ts
+ * await pushgateway.push({ jobName: 'nightly-import', groupings: { instance: hostname() } });
+ * ```
+ * @public
+ */
 export interface PushOptions {
   /** Default: the module's `pushgateway.jobName`. */
   jobName?: string;
@@ -27,6 +36,12 @@ export interface PushOptions {
  * Pushes the registry to a Prometheus Pushgateway: for batch jobs and tasks that may end before
  * any scrape. Configured by `forRoot({ pushgateway })`, it also pushes every `intervalMs` and once
  * more when the app shuts down; those automatic pushes log errors and never throw.
+ *
+ * @example
+ * ```ts
+ * await app.get(PushgatewayService).pushAdd({ jobName: 'report', groupings: { tenant: 'acme' } });
+ * ```
+ * @public
  */
 @Injectable()
 export class PushgatewayService implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
