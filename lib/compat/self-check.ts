@@ -66,6 +66,15 @@ export class CompatReport {
     );
   }
 
+  /** No controller route reached Fastify's `onRoute` hook with the module's route config. */
+  fastifyRoutesUnseen(expected: number): void {
+    this.gaps.push(
+      `none of the ${expected} controller routes reached Fastify with the module's route config ` +
+        '(routes registered before PrometheusModule ran, or route config no longer passed on): requests count ' +
+        'under route="__unmatched__", http_requests_in_progress stays 0 and @DoNotTrack() is ignored',
+    );
+  }
+
   /** Nest never handed its not-found handler to the adapter during init. */
   notFoundHandlerUnseen(): void {
     this.gaps.push(

@@ -34,6 +34,7 @@ interface RouteOptionsLike {
 }
 interface FastifyLike {
   addHook(name: 'onRoute', hook: (route: RouteOptionsLike) => void): unknown;
+  addHook(name: 'onRequest', hook: Hook): unknown;
 }
 type NotFoundHandler = (request: FastifyRequestLike, reply: FastifyReplyLike) => unknown;
 /** What the module uses of Nest's `FastifyAdapter`. */
@@ -59,6 +60,8 @@ const OWN_ROUTE_FLAGS = [CONTROLLER_ROUTE_CONFIG, UNTRACKED_ROUTE_CONFIG];
 export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
   /** Whether Nest handed its not-found handler to the adapter (checked after init). */
   notFoundHandlerSet = false;
+  /** Controller routes whose registration the `onRoute` hook saw (checked after init). */
+  controllerRoutesSeen = 0;
 
   constructor(private readonly recorder: HttpMetricsRecorder) {}
 
@@ -88,12 +91,21 @@ export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
     });
     if (!wrapped) report?.fastifyRequestListeners(server?.listenerCount?.('request'));
     // Hands Fastify's request and reply to the record (`app.inject()` has no request event: begins there).
-    if (!startInRequestHook(adapter, track)) report?.requestHookMissing();
+    if (!startInRequestHook(adapter, track)) {
+      // NestJS 10 and 11.0: a global onRequest hook of our own, added now, ahead of the plugins
+      // that Nest registers later (middleware, CORS), hands them over instead.
+      (adapter.getInstance() as FastifyLike).addHook('onRequest', (request, reply, done) => {
+        track(request, reply);
+        done();
+      });
+      report?.requestHookMissing();
+    }
 
     (adapter.getInstance() as FastifyLike).addHook('onRoute', route => {
       // Fastify derives a HEAD route from a GET route's options: drop the GET route's hook.
       const hooks = ([] as Hook[]).concat(route.onRequest ?? []).filter(h => !h[OWN_HOOK]);
       const config = fastifyRouteConfig(route, OWN_ROUTE_FLAGS);
+      if (config?.[CONTROLLER_ROUTE_CONFIG] === true) this.controllerRoutesSeen++;
       if (config?.[CONTROLLER_ROUTE_CONFIG] === true && config[UNTRACKED_ROUTE_CONFIG] !== true) {
         const key = {};
         const template = route.url;

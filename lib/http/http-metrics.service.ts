@@ -110,6 +110,9 @@ export class HttpMetricsService implements OnModuleInit, OnApplicationBootstrap 
   /** After `app.init()` registered everything: one warning for what the self-check found, if anything. */
   onApplicationBootstrap(): void {
     if (this.fastify?.notFoundHandlerSet === false) this.report?.notFoundHandlerUnseen();
+    if (this.fastify?.controllerRoutesSeen === 0 && this.controllerRoutes > 0) {
+      this.report?.fastifyRoutesUnseen(this.controllerRoutes);
+    }
     this.report?.flush();
   }
 }

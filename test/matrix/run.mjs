@@ -8,6 +8,7 @@
  *   npm run test:matrix -- nest10 nest11.0       only the named lines
  *   npm run test:matrix -- --list                the lines and what each installs
  *   MATRIX_DIR=/tmp/m npm run test:matrix        scratch folder (default: .tmp/matrix, gitignored)
+ *   MATRIX_JEST_ARGS='test/faults' npm run test:matrix -- nest10   only some test files (while developing)
  *   MATRIX_JSON_DIR=. npm run test:matrix        where each line's jest JSON result lands
  *                                                (test-results-matrix-<line>.json; default: MATRIX_DIR)
  *
@@ -201,7 +202,8 @@ function runLine(pkg, line) {
     MATRIX_LINE: line.name,
   };
   // --forceExit: a line whose failures leave handles open must not hold up the next line.
-  run(node, [jest, '--ci', '--forceExit', '--json', `--outputFile=${result}`], { cwd, env });
+  const only = (process.env.MATRIX_JEST_ARGS ?? '').split(' ').filter(Boolean);
+  run(node, [jest, '--ci', '--forceExit', '--json', `--outputFile=${result}`, ...only], { cwd, env });
   row.testSeconds = Math.round((Date.now() - testStart) / 1000);
   try {
     const r = JSON.parse(readFileSync(result, 'utf8'));
