@@ -240,9 +240,10 @@ class PingController {
 }
 
 /** Sends a fixed mix from one client; checks every answer. Returns what was sent per event. */
-// NestJS 10 and 11.0 hand a gateway's exceptions to `client.emit('exception', ...)`, which a raw
-// `ws` socket (platform-ws) does not send: there the client gets no frame for them (the metrics
-// count them all the same). Later lines send them (`emitMessage`).
+// NestJS 10 and 11 (checked on 11.0 and 11.2) hand a gateway's exceptions to
+// `client.emit('exception', ...)`, which a raw `ws` socket (platform-ws) does not send: there the
+// client gets no frame for them (the metrics count them all the same). NestJS 12 sends them
+// (`emitMessage`).
 const EXCEPTIONS_REACH_WS_CLIENTS =
   typeof (BaseWsExceptionFilter.prototype as unknown as { emitMessage?: unknown }).emitMessage === 'function';
 if (!EXCEPTIONS_REACH_WS_CLIENTS) {
