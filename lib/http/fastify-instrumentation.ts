@@ -55,7 +55,8 @@ const OWN_ROUTE_FLAGS = [CONTROLLER_ROUTE_CONFIG, UNTRACKED_ROUTE_CONFIG];
  * and costs no lookup) marks the request in progress there; routes `@DoNotTrack()` covers get none,
  * and routes that plugins add (CORS preflight) count as unmatched, as on Express.
  * Requests answered before their route's hook are resolved from Fastify's route options at the
- * end. Without the adapter's request hook (NestJS 11.0), the route hooks start the clock.
+ * end. Without the adapter's request hook (NestJS 10, 11.0), a global onRequest hook of the
+ * module stands in for it.
  */
 export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
   /** Whether Nest handed its not-found handler to the adapter (checked after init). */
@@ -92,8 +93,9 @@ export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
     if (!wrapped) report?.fastifyRequestListeners(server?.listenerCount?.('request'));
     // Hands Fastify's request and reply to the record (`app.inject()` has no request event: begins there).
     if (!startInRequestHook(adapter, track)) {
-      // NestJS 10 and 11.0: a global onRequest hook of our own, added now, ahead of the plugins
-      // that Nest registers later (middleware, CORS), hands them over instead.
+      // NestJS 10 and 11.0: a global onRequest hook of our own hands them over instead. It runs
+      // after @fastify/middie's (Nest registers middie in the adapter's init, before any module
+      // code), so a response Nest middleware sends counts as unmatched there (README, Compatibility).
       (adapter.getInstance() as FastifyLike).addHook('onRequest', (request, reply, done) => {
         track(request, reply);
         done();
