@@ -2,6 +2,7 @@ import { type DynamicModule, Module, type NestModule, type Provider, UseGuards }
 import { APP_FILTER, DiscoveryModule } from '@nestjs/core';
 import { CardinalityGuard } from './cardinality/cardinality-guard.js';
 import { ClusterWorker } from './cluster/cluster-worker.js';
+import { identifiedByDefinitions } from './compat/dynamic-module.js';
 import { PrometheusMetricsServer } from './endpoint/metrics-server.js';
 import { ScrapeHandler } from './endpoint/scrape-handler.js';
 import { HttpClientMetricsService } from './http-client/http-client-metrics.service.js';
@@ -83,7 +84,7 @@ export class PrometheusModule extends ConfigurableModuleClass implements NestMod
   /** Metrics injectable with `@InjectMetric(name)` in the importing module. */
   static forFeature(definitions: MetricProviderDefinition[]): DynamicModule {
     const providers = makeMetricProviders(definitions);
-    return { module: PrometheusFeatureModule, providers, exports: providers };
+    return identifiedByDefinitions({ module: PrometheusFeatureModule, providers, exports: providers }, definitions);
   }
 
   /**
