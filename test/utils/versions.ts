@@ -3,13 +3,13 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 
 /**
- * The major version of an installed package, resolved as `from` (a package) resolves it: the
- * matrix (`npm run test:matrix`) runs the suites on several NestJS lines, where a few behaviours
- * of Express and Fastify differ. `installedMajor('fastify', '@nestjs/platform-fastify')` is 4 on
- * NestJS 10, 5 on 11 and 12.
+ * Whether the Fastify that `@nestjs/platform-fastify` uses answers a path parameter longer than
+ * `maxParamLength` with 414 itself (`FST_ERR_MAX_PARAM_LENGTH`, Fastify 5.4 and later); older
+ * Fastify (4, and 5.3 on NestJS 11.0) finds no route for it, so Nest's not-found handler answers 404.
  */
-export function installedMajor(name: string, from?: string): number {
-  const resolve = from === undefined ? require : createRequire(require.resolve(from));
-  const { version } = resolve(`${name}/package.json`) as { version: string };
-  return Number(version.split('.')[0]);
+export function fastifyRefusesLongParameters(): boolean {
+  const fastify = createRequire(require.resolve('@nestjs/platform-fastify'))('fastify') as {
+    errorCodes?: Record<string, unknown>;
+  };
+  return fastify.errorCodes?.FST_ERR_MAX_PARAM_LENGTH !== undefined;
 }
