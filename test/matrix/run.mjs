@@ -26,6 +26,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -143,7 +144,7 @@ function main() {
     console.log(
       [
         r.name.padEnd(14),
-        r.versions.padEnd(42),
+        r.versions.padEnd(46),
         r.nodeVersion.padEnd(9),
         `${r.installSeconds}s`.padStart(7),
         `${r.testSeconds}s`.padStart(7),
@@ -276,15 +277,20 @@ function nodeBinary(major) {
   return fetched.stdout.trim().split('\n').pop();
 }
 
+/** The versions the tests really use: Express and Fastify as the platform packages resolve them. */
 function installedVersions(dir) {
-  const version = name => {
+  const version = (name, from) => {
     try {
-      return JSON.parse(readFileSync(join(dir, 'node_modules', name, 'package.json'), 'utf8')).version;
+      const base = createRequire(join(dir, 'node_modules', from ?? '', 'package.json'));
+      return base(`${name}/package.json`).version;
     } catch {
       return '-';
     }
   };
-  return `core ${version('@nestjs/core')} express ${version('express')} fastify ${version('fastify')}`;
+  return (
+    `core ${version('@nestjs/core')} express ${version('express', '@nestjs/platform-express')} ` +
+    `fastify ${version('fastify', '@nestjs/platform-fastify')}`
+  );
 }
 
 /** Lists the installed packages whose `engines.node` refuses the line's Node major (a note, not a failure). */
