@@ -134,7 +134,7 @@ function main() {
   }
 
   console.log(
-    '\nline           versions                                   node      install   tests    passed failed skipped',
+    '\nline           versions                                       node      install   tests    passed failed skipped',
   );
   let passed = 0;
   let failed = 0;
