@@ -53,7 +53,7 @@ export function observeAdapterReplies<R>(adapter: RepliesObserved<R>, observe: (
  *
  * Relies on: `ExceptionsHandler.setCustomFilters([{ exceptionMetatypes, func }])` and
  * `next(exception, host)` selecting the first filter whose types match with `instanceof`
- * (`selectExceptionFilterMetadata`, NestJS 8 to 12). Breaks: test/compat-self-check.
+ * (`selectExceptionFilterMetadata`, NestJS 8 to 12). Breaks: test/compat (the self-check tests).
  */
 export function probeFilterSelection(filter: object, takeObserved: () => unknown): string | undefined {
   const types = Reflect.getMetadata(FILTER_CATCH_EXCEPTIONS, filter.constructor) as unknown;

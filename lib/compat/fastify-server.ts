@@ -15,7 +15,7 @@ type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
  * Relies on: Fastify creating its HTTP server with its router as the only `request` listener
  * (`http.createServer(httpHandler)`), and Nest's FastifyAdapter exposing it as `getHttpServer()`
  * before `listen()`. Fastify 4 and 5. Breaks: test/faults (undecodable URLs, over-long
- * parameters on Fastify), test/compat-self-check (a second listener).
+ * parameters on Fastify), test/compat (a second listener).
  * A second listener is not added instead: with two, Node copies the listener array on every emit.
  */
 export function wrapFastifyRequestListener(

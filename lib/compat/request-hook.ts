@@ -25,7 +25,7 @@ export function hasRequestHookSlot(adapter: { setOnRequestHook?: unknown }): boo
  *
  * Relies on: see `hasRequestHookSlot`; also that `onRequestHook` holds the hook set before (to
  * chain it). Breaks: test/http-metrics (durations, body-parser 400s on Express), test/compat
- * and test/compat-self-check (a deleted slot).
+ * and its self-check test (a deleted slot).
  */
 export function startInRequestHook<A, B>(
   adapter: RequestHookHost<A, B>,
