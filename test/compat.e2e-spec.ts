@@ -72,7 +72,7 @@ describe.each(ADAPTERS)('@All() routes (%s)', adapter => {
   });
   afterAll(() => app.close());
 
-  // NestJS 10 and 11's FastifyAdapter has no all() of its own: the route reaches Fastify without
+  // NestJS 10's and early 11's FastifyAdapter has no all() of its own: the route reaches Fastify without
   // the route config Nest's method shorthands add, which the module reads its flags from.
   it('are labelled with their template, per method, never as unmatched', async () => {
     const server = app.getHttpServer();

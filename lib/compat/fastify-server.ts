@@ -49,8 +49,8 @@ export interface FastifyRouteOptionsLike {
  * Relies on: Nest's FastifyAdapter turning a handler's `__fastify_route_config__` metadata into
  * the route's `config` in its method shorthands (`get`, `post`, ...: NestJS 9.3 to 12), and Nest
  * copying the handler method's metadata onto the function it registers (NestJS 10 to 12). The
- * FastifyAdapter of NestJS 10 and 11 has no `all()` of its own: `@All()` routes reach Fastify
- * without a config, so the flags are read off the handler instead. Breaks: test/compat
+ * FastifyAdapter of NestJS 10 and of 11 before 11.2 has no `all()` of its own: `@All()` routes
+ * reach Fastify without a config, so the flags are read off the handler instead. Breaks: test/compat
  * (`@All()` routes labelled `__unmatched__`, `@DoNotTrack()` ignored on them).
  */
 export function fastifyRouteConfig(
