@@ -3,6 +3,7 @@ import { Pushgateway } from 'prom-client';
 import { APP_FILTER, DiscoveryModule } from '@nestjs/core';
 import { CardinalityGuard } from './cardinality/cardinality-guard.js';
 import { ClusterWorker } from './cluster/cluster-worker.js';
+import { identifiedByDefinitions } from './compat/dynamic-module.js';
 import { PrometheusMetricsServer } from './endpoint/metrics-server.js';
 import { ScrapeHandler } from './endpoint/scrape-handler.js';
 import { HttpClientMetricsService } from './http-client/http-client-metrics.service.js';
@@ -167,7 +168,7 @@ export class PrometheusModule extends ConfigurableModuleClass implements NestMod
   /** Metrics injectable with `@InjectMetric(name)` in the importing module. */
   static forFeature(definitions: MetricProviderDefinition[]): DynamicModule {
     const providers = makeMetricProviders(definitions);
-    return { module: PrometheusFeatureModule, providers, exports: providers };
+    return identifiedByDefinitions({ module: PrometheusFeatureModule, providers, exports: providers }, definitions);
   }
 
   /**

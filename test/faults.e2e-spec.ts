@@ -20,6 +20,7 @@ import { Registry } from 'prom-client';
 import { UNMATCHED_ROUTE } from '../lib/index.js';
 import { ADAPTERS, type AdapterName, createApp, isolatedPrometheus } from './utils/app.js';
 import { type Exposition, findSamples, parseExposition, sumOf } from './utils/exposition.js';
+import { fastifyRefusesLongParameters } from './utils/versions.js';
 
 /*
  * Hostile and broken input, and faults under load: nothing crashes the server, it keeps answering,
@@ -397,15 +398,18 @@ describe.each(ADAPTERS)('malformed input on %s', adapter => {
     expect(allLabelValues(await scrapeStrict(port)).filter(v => v.includes('bbbb'))).toEqual([]);
   });
 
-  // Fastify's router refuses parameters over `maxParamLength` (100) with 414 itself, before any hook.
-  const longParamStatus = adapter === 'express' ? 200 : 414;
+  // Fastify's router (5.4 and later) refuses parameters over `maxParamLength` (100) with 414
+  // itself, before any hook. Older Fastify (4 on NestJS 10, 5.3 on NestJS 11.0) finds no route
+  // for them: Nest's not-found handler answers 404.
+  const oldFastify = adapter === 'fastify' && !fastifyRefusesLongParameters();
+  const longParamStatus = adapter === 'express' ? 200 : oldFastify ? 404 : 414;
 
   it(`8 KB path parameter: ${longParamStatus}, counted once`, async () => {
     const before = await scrapeStrict(port);
     const reply = await call(port, { path: `/faults/value/${'a'.repeat(8 * 1024)}` });
     expect(reply.status).toBe(longParamStatus);
     if (longParamStatus === 200) expect(JSON.parse(reply.body)).toEqual({ length: 8 * 1024, value: 'a'.repeat(64) });
-    await expectCountedOnce(before, 'GET', '/faults/value/:value', longParamStatus);
+    await expectCountedOnce(before, 'GET', oldFastify ? UNMATCHED_ROUTE : '/faults/value/:value', longParamStatus);
   });
 
   it('bad percent-encoding in a path parameter: 400, counted once, the server survives', async () => {

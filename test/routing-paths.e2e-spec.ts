@@ -10,6 +10,7 @@ import {
 } from '@nestjs/common';
 import { Registry } from 'prom-client';
 import request from 'supertest';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { ADAPTERS, createApp, isolatedPrometheus, readRegistry } from './utils/app.js';
 import { findSamples, sumOf } from './utils/exposition.js';
 
@@ -90,13 +91,22 @@ describe.each(ADAPTERS)('routing paths on %s', adapter => {
       .set('access-control-request-method', 'GET')
       .expect(204);
 
+    // NestJS 10 and 11.0's FastifyAdapter has no request hook: Nest's middleware (run by
+    // @fastify/middie's onRequest hook, registered before any module code) answers before the
+    // module learns the request's route, so those responses count as unmatched on that line.
+    const early =
+      adapter === 'fastify' &&
+      typeof (FastifyAdapter.prototype as { setOnRequestHook?: unknown }).setOnRequestHook !== 'function';
+    const mw = early ? '__unmatched__' : '/mw';
     const exp = await readRegistry(registry);
     expect(counts(exp, 'http_requests_total')).toEqual({
-      'GET /mw 401': 1,
-      'GET /mw/throw 500': 1,
+      [`GET ${mw} 401`]: 1,
+      [`GET ${early ? mw : '/mw/throw'} 500`]: 1,
       'OPTIONS __unmatched__ 204': 1,
     });
-    expect(counts(exp, 'http_exceptions_total')).toEqual({ 'GET /mw/throw GatewayDownError': 1 });
+    expect(counts(exp, 'http_exceptions_total')).toEqual({
+      [`GET ${early ? mw : '/mw/throw'} GatewayDownError`]: 1,
+    });
   });
 
   it('releases in-progress when a request passes through several versions of one route', async () => {

@@ -6,6 +6,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { WsAdapter } from '@nestjs/platform-ws';
 import { Test } from '@nestjs/testing';
 import {
+  BaseWsExceptionFilter,
   MessageBody,
   type OnGatewayConnection,
   type OnGatewayDisconnect,
@@ -243,20 +244,36 @@ class PingController {
 }
 
 /** Sends a fixed mix from one client; checks every answer. Returns what was sent per event. */
+// NestJS 10 and 11 (checked on 11.0 and 11.2) hand a gateway's exceptions to
+// `client.emit('exception', ...)`, which a raw `ws` socket (platform-ws) does not send: there the
+// client gets no frame for them (the metrics count them all the same). NestJS 12 sends them
+// (`emitMessage`).
+const EXCEPTIONS_REACH_WS_CLIENTS =
+  typeof (BaseWsExceptionFilter.prototype as unknown as { emitMessage?: unknown }).emitMessage === 'function';
+if (!EXCEPTIONS_REACH_WS_CLIENTS) {
+  console.info('ws: this NestJS line sends no frame for gateway exceptions on platform-ws; not awaited');
+}
+
+/** Sends a message whose handler throws; awaits the exception frame where the line sends one. */
+async function askFailing(client: Client, event: string, data: unknown, message: string): Promise<void> {
+  if (!EXCEPTIONS_REACH_WS_CLIENTS) {
+    client.socket.send(JSON.stringify({ event, data }));
+    return;
+  }
+  expect(await client.ask(event, data)).toEqual({
+    event: 'exception',
+    data: { status: 'error', message, cause: { pattern: event, data } },
+  });
+}
+
 async function talk(client: Client, round: number): Promise<void> {
   expect(await client.ask('say', { text: `hi ${round}`, room: round % 2 ? 'odd' : 'even' })).toEqual({
     event: 'said',
     data: `HI ${round}`,
   });
-  expect(await client.ask('forbidden', { round })).toEqual({
-    event: 'exception',
-    data: { status: 'error', message: 'not allowed', cause: { pattern: 'forbidden', data: { round } } },
-  });
+  await askFailing(client, 'forbidden', { round }, 'not allowed');
   expect(await client.ask('say', { text: 'again', room: 'odd' })).toEqual({ event: 'said', data: 'AGAIN' });
-  expect(await client.ask('boom', round)).toEqual({
-    event: 'exception',
-    data: { status: 'error', message: 'Internal server error', cause: { pattern: 'boom', data: round } },
-  });
+  await askFailing(client, 'boom', round, 'Internal server error');
   expect(await client.ask('later', round)).toEqual({ event: 'later', data: round * 2 });
   expect(await client.ask('ping', round)).toEqual({ event: 'pong', data: round });
 }
@@ -458,9 +475,14 @@ describe.each(ADAPTERS)('WebSocket gateway on a port of its own (%s, platform-ws
     for (const [i, client] of clients.entries()) {
       expect(await client.ask('tick', i)).toEqual({ event: 'tock', data: i + 1 });
       expect(await client.ask('tick', i * 10)).toEqual({ event: 'tock', data: i * 10 + 1 });
-      expect((await client.ask('halt', i)).data).toMatchObject({ status: 'error', message: 'halted' });
+      if (EXCEPTIONS_REACH_WS_CLIENTS) {
+        expect((await client.ask('halt', i)).data).toMatchObject({ status: 'error', message: 'halted' });
+      } else {
+        client.socket.send(JSON.stringify({ event: 'halt', data: i }));
+      }
     }
-    const exp = await scrape(app);
+    // Without an exception frame to wait for (NestJS 10, 11.0), the last halts may still be on their way.
+    const exp = await scrapeUntil(app, e => byWsKey(e, 'ws_messages_total')['TickerGateway|halt|error'] === N);
     expect(byWsKey(exp, 'ws_messages_total')).toEqual({
       'TickerGateway|tick|success': 2 * N,
       'TickerGateway|halt|error': N,

@@ -1,5 +1,6 @@
 import { Controller, Get, Inject, NotFoundException, Req, Res, type Type, VERSION_NEUTRAL } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { bodyKeepingContentType } from '../compat/express-response.js';
 import { DoNotTrack } from '../decorators/do-not-track.decorator.js';
 import { PROMETHEUS_OPTIONS, SWAGGER_EXCLUDE_CONTROLLER_METADATA } from '../prometheus.constants.js';
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
@@ -41,7 +42,7 @@ export class MetricsController {
     const adapter = this.adapterHost.httpAdapter;
     adapter.status(res, status);
     for (const [name, value] of Object.entries(headers)) adapter.setHeader(res, name, value);
-    res.send(body);
+    res.send(bodyKeepingContentType(body));
   }
 }
 

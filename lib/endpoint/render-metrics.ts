@@ -1,4 +1,5 @@
 import { Registry, type RegistryContentType } from 'prom-client';
+import { registerCollectableMetric } from '../compat/prom-client.js';
 
 /**
  * An exposition rendered for one scrape: its `Content-Type` and its text.
@@ -61,7 +62,7 @@ export async function renderJson(
   const view = new (Registry as new (type: RegistryContentType) => Registry<RegistryContentType>)(wanted);
   const only = names === undefined ? undefined : new Set(names);
   for (const metric of metrics) {
-    if (only === undefined || only.has(metric.name)) view.registerMetric(snapshot(metric) as never);
+    if (only === undefined || only.has(metric.name)) registerCollectableMetric(view, snapshot(metric));
   }
   return { contentType: wanted, body: await view.metrics() };
 }

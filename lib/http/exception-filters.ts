@@ -1,14 +1,12 @@
-import { EXCEPTION_FILTERS_METADATA, FILTER_CATCH_EXCEPTIONS } from '@nestjs/common/constants.js';
 import type { ArgumentsHost } from '@nestjs/common';
 import type { ModuleRef, ModulesContainer } from '@nestjs/core';
+import { globalExceptionFilters } from '../compat/exception-layer.js';
+import { EXCEPTION_FILTERS_METADATA, FILTER_CATCH_EXCEPTIONS } from '../compat/nest-constants.js';
 import { exceptionObserver, takeObservedException } from './exception-spy.js';
 
 type CatchFn = (this: unknown, exception: unknown, host: ArgumentsHost) => unknown;
 interface FilterLike {
   catch: CatchFn;
-}
-interface ContainerLike {
-  applicationConfig?: { getGlobalFilters?(): unknown[] };
 }
 
 const observed = new WeakSet<object>();
@@ -37,8 +35,7 @@ export function observeExceptionFilters(
   for (const holder of routeFilterHolders) {
     candidates.push(...((Reflect.getMetadata(EXCEPTION_FILTERS_METADATA, holder) as unknown[] | undefined) ?? []));
   }
-  const container = (moduleRef as unknown as { container?: ContainerLike }).container;
-  candidates.push(...(container?.applicationConfig?.getGlobalFilters?.() ?? []));
+  candidates.push(...globalExceptionFilters(moduleRef));
 
   for (const candidate of candidates) {
     if (typeof candidate !== 'object' || candidate === null || candidate === exceptionObserver) continue;

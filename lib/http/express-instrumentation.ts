@@ -1,5 +1,14 @@
-import { METHOD_METADATA } from '@nestjs/common/constants.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  expressLayerMatches,
+  expressRouteHandlerLayers,
+  expressRouteHandlesMethod,
+  expressRouteMetadata,
+  expressRouterStack,
+  putExpressMiddlewareFirst,
+} from '../compat/express-router.js';
+import { METHOD_METADATA } from '../compat/nest-constants.js';
+import type { CompatReport } from '../compat/self-check.js';
 import { DO_NOT_TRACK_METADATA } from '../prometheus.constants.js';
 import type { HttpMetricsRecorder, RouteInspector } from './http-metrics.recorder.js';
 import { type RequestHookHost, startInRequestHook } from './request-hook.js';
@@ -57,21 +66,18 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
   constructor(private readonly recorder: HttpMetricsRecorder) {}
 
   /** Before the routes are registered. */
-  install(adapter: ExpressAdapterLike): void {
+  install(adapter: ExpressAdapterLike, report?: CompatReport): void {
     const app = (this.app = adapter.getInstance() as ExpressApp);
     const recorder = this.recorder;
     const inspector: RouteInspector<never> = this;
     if (startInRequestHook(adapter, (_req, res) => recorder.begin(res, inspector))) return;
+    report?.requestHookMissing();
     // Without request hooks: a layer of our own, moved ahead of everything Nest registered.
-    app.use((_req, res, next) => {
+    const first = putExpressMiddlewareFirst(app, (_req, res: ExpressResponse, next) => {
       recorder.begin(res, inspector);
       next();
     });
-    const stack = (app.router ?? app._router)?.stack;
-    if (!Array.isArray(stack) || stack.length === 0) {
-      throw new Error('PrometheusModule: cannot find the Express router stack to count HTTP requests');
-    }
-    stack.unshift(stack.pop() as ExpressLayer);
+    if (!first) report?.expressRouterUnknown();
   }
 
   /**
@@ -80,10 +86,10 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
    * several routes share a path (version and host filters hand a request on with `next()`), the
    * series entered last is kept in `res.locals` instead, each route taking over from the previous.
    */
-  instrumentRoutes(): void {
+  instrumentRoutes(): number {
     const recorder = this.recorder;
     const inspector: RouteInspector<ExpressRoute> = this;
-    const routes = ((this.app?.router ?? this.app?._router)?.stack ?? [])
+    const routes = (expressRouterStack(this.app) ?? [])
       .map(layer => layer.route)
       .filter((route): route is ExpressRoute => route !== undefined && isControllerRoute(route));
     const perPath = new Map<string, number>();
@@ -93,8 +99,9 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
       if (this.isUntracked(route)) continue;
       const shared = (perPath.get(route.path) ?? 0) > 1;
       (shared ? this.sharedRoutes : this.soleRoutes).add(route);
-      const last = route.stack[route.stack.length - 1];
-      const handle = last.handle;
+      const layers = expressRouteHandlerLayers(route);
+      if (layers.length === 0) continue;
+      const handle = layers[0].handle as Handler;
       const entered: Handler = shared
         ? function (this: unknown, req, res, next) {
             const locals = res.locals;
@@ -114,8 +121,9 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
       for (const key of Reflect.getMetadataKeys(handle)) {
         Reflect.defineMetadata(key, Reflect.getMetadata(key, handle), entered);
       }
-      last.handle = entered;
+      for (const layer of layers) layer.handle = entered;
     }
+    return routes.length;
   }
 
   isUntracked(route: ExpressRoute): boolean {
@@ -151,29 +159,24 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
     const url = req.originalUrl ?? req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    for (const layer of (this.app?.router ?? this.app?._router)?.stack ?? []) {
-      const route = layer.route;
+    for (const layer of expressRouterStack(this.app) ?? []) {
+      const route = layer.route as ExpressRoute | undefined;
       if (route === undefined) continue;
-      const handles = route._handlesMethod ?? route._handles_method;
-      if (handles?.call(route, method) && this.controllerRoutes.has(route) && matches(layer, path)) return route;
+      if (
+        expressRouteHandlesMethod(route, method) &&
+        this.controllerRoutes.has(route) &&
+        expressLayerMatches(layer, path)
+      ) {
+        return route;
+      }
     }
     return undefined;
   }
 }
 
-/** Whether the layer matches; a path Express cannot decode (`%E0%A4%A`) matches none. */
-function matches(layer: ExpressLayer, path: string): boolean {
-  try {
-    return Boolean(layer.match(path));
-  } catch {
-    return false;
-  }
-}
-
 /** Nest copies a handler method's metadata onto the function it registers with the router. */
 function routeMetadata(route: ExpressRoute, key: string): unknown {
-  const handle = route.stack[route.stack.length - 1]?.handle;
-  return typeof handle === 'function' ? Reflect.getMetadata(key, handle) : undefined;
+  return expressRouteMetadata(route, key);
 }
 
 function isControllerRoute(route: ExpressRoute): boolean {

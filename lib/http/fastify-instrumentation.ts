@@ -1,4 +1,11 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import {
+  fastifyMatchedRoute,
+  fastifyRouteConfig,
+  wrapFastifyRequestListener,
+  wrapNotFoundHandler,
+} from '../compat/fastify-server.js';
+import type { CompatReport } from '../compat/self-check.js';
 import { CONTROLLER_ROUTE_CONFIG, UNTRACKED_ROUTE_CONFIG } from '../prometheus.constants.js';
 import type { HttpMetricsRecorder, RouteInspector } from './http-metrics.recorder.js';
 import { type RequestHookHost, startInRequestHook } from './request-hook.js';
@@ -27,6 +34,7 @@ interface RouteOptionsLike {
 }
 interface FastifyLike {
   addHook(name: 'onRoute', hook: (route: RouteOptionsLike) => void): unknown;
+  addHook(name: 'onRequest', hook: Hook): unknown;
 }
 type NotFoundHandler = (request: FastifyRequestLike, reply: FastifyReplyLike) => unknown;
 /** What the module uses of Nest's `FastifyAdapter`. */
@@ -37,6 +45,8 @@ export interface FastifyAdapterLike extends RequestHookHost<FastifyRequestLike, 
 }
 
 const OWN_HOOK = Symbol('nestjs-prom-metrics:hook');
+/** The route config flags the module sets on controller routes (see prepare-routes). */
+const OWN_ROUTE_FLAGS = [CONTROLLER_ROUTE_CONFIG, UNTRACKED_ROUTE_CONFIG];
 
 /**
  * Fastify: the adapter's request hook (Nest's first `onRequest` hook, ahead of CORS, middleware
@@ -45,13 +55,19 @@ const OWN_HOOK = Symbol('nestjs-prom-metrics:hook');
  * and costs no lookup) marks the request in progress there; routes `@DoNotTrack()` covers get none,
  * and routes that plugins add (CORS preflight) count as unmatched, as on Express.
  * Requests answered before their route's hook are resolved from Fastify's route options at the
- * end. Without the adapter's request hook (NestJS 11.0), the route hooks start the clock.
+ * end. Without the adapter's request hook (NestJS 10, 11.0), a global onRequest hook of the
+ * module stands in for it.
  */
 export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
+  /** Whether Nest handed its not-found handler to the adapter (checked after init). */
+  notFoundHandlerSet = false;
+  /** Controller routes whose registration the `onRoute` hook saw (checked after init). */
+  controllerRoutesSeen = 0;
+
   constructor(private readonly recorder: HttpMetricsRecorder) {}
 
   /** Before the routes are registered. */
-  install(adapter: FastifyAdapterLike): void {
+  install(adapter: FastifyAdapterLike, report?: CompatReport): void {
     const recorder = this.recorder;
     const inspector: RouteInspector<never> = this;
     const track = (request: FastifyRequestLike, reply: FastifyReplyLike) => {
@@ -71,22 +87,28 @@ export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
     // Fastify's handler is wrapped rather than joined by a second listener: with two listeners, every
     // emit copies the listener array.
     const server = adapter.getHttpServer?.() as Server | undefined;
-    const handlers = server?.listeners('request') as ((req: RawRequest, res: ServerResponse) => void)[] | undefined;
-    if (server && handlers?.length === 1) {
-      const handle = handlers[0];
-      server.removeListener('request', handle);
-      server.on('request', (req: RawRequest, res: ServerResponse) => {
-        req[FASTIFY_RECORD] = recorder.begin(res, inspector);
-        handle(req, res);
-      });
-    }
+    const wrapped = wrapFastifyRequestListener(server, (req: RawRequest, res) => {
+      req[FASTIFY_RECORD] = recorder.begin(res, inspector);
+    });
+    if (!wrapped) report?.fastifyRequestListeners(server?.listenerCount?.('request'));
     // Hands Fastify's request and reply to the record (`app.inject()` has no request event: begins there).
-    startInRequestHook(adapter, track);
+    if (!startInRequestHook(adapter, track)) {
+      // NestJS 10 and 11.0: a global onRequest hook of our own hands them over instead. It runs
+      // after @fastify/middie's (Nest registers middie in the adapter's init, before any module
+      // code), so a response Nest middleware sends counts as unmatched there (README, Compatibility).
+      (adapter.getInstance() as FastifyLike).addHook('onRequest', (request, reply, done) => {
+        track(request, reply);
+        done();
+      });
+      report?.requestHookMissing();
+    }
 
     (adapter.getInstance() as FastifyLike).addHook('onRoute', route => {
       // Fastify derives a HEAD route from a GET route's options: drop the GET route's hook.
       const hooks = ([] as Hook[]).concat(route.onRequest ?? []).filter(h => !h[OWN_HOOK]);
-      if (route.config?.[CONTROLLER_ROUTE_CONFIG] === true && route.config[UNTRACKED_ROUTE_CONFIG] !== true) {
+      const config = fastifyRouteConfig(route, OWN_ROUTE_FLAGS);
+      if (config?.[CONTROLLER_ROUTE_CONFIG] === true) this.controllerRoutesSeen++;
+      if (config?.[CONTROLLER_ROUTE_CONFIG] === true && config[UNTRACKED_ROUTE_CONFIG] !== true) {
         const key = {};
         const template = route.url;
         const hook: Hook = (request, reply, done) => {
@@ -100,8 +122,8 @@ export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
       route.onRequest = hooks;
     });
 
-    const setNotFoundHandler = adapter.setNotFoundHandler;
-    adapter.setNotFoundHandler = function (this: unknown, handler, ...rest) {
+    wrapNotFoundHandler(adapter, (handler: NotFoundHandler) => {
+      this.notFoundHandlerSet = true;
       const recorded: NotFoundHandler = (request, reply) => {
         const raw = request.raw;
         // A route can hand its request over to the not-found handler (an empty path parameter).
@@ -110,8 +132,8 @@ export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
         record.series = recorder.unmatchedSeries(raw.method ?? 'GET', raw.url);
         return handler(request, reply);
       };
-      return setNotFoundHandler.call(this, recorded, ...rest);
-    };
+      return recorded;
+    });
   }
 
   isUntracked(config: RouteConfig): boolean {
@@ -120,7 +142,7 @@ export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
 
   /** A request answered before its route's hook ran (CORS preflight, middleware, shutdown). */
   seriesAtEnd(res: ServerResponse, _status: number, record: RequestRecord): void {
-    const route = (record.request as FastifyRequestLike | undefined)?.routeOptions;
+    const route = fastifyMatchedRoute(record.request as FastifyRequestLike | undefined);
     const method = res.req.method ?? 'GET';
     record.series =
       route?.url === undefined || route.config?.[CONTROLLER_ROUTE_CONFIG] !== true

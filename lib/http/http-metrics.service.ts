@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import {
   DiscoveryService,
   HttpAdapterHost,
@@ -8,6 +8,9 @@ import {
   Reflector,
 } from '@nestjs/core';
 import { CardinalityGuard } from '../cardinality/cardinality-guard.js';
+import { observeAdapterReplies, probeFilterSelection } from '../compat/exception-layer.js';
+import { METHOD_METADATA } from '../compat/nest-constants.js';
+import { CompatReport } from '../compat/self-check.js';
 import { TransportMetricsExplorer } from '../transports/transport-metrics.explorer.js';
 import { GRAPHQL_MODULE_OPTIONS } from '../transports/transport.constants.js';
 import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
@@ -17,6 +20,7 @@ import { type FastifyAdapterLike, FastifyInstrumentation } from './fastify-instr
 import { HttpMetrics } from './http-metrics.js';
 import { HttpMetricsRecorder, type ResponseLike } from './http-metrics.recorder.js';
 import { observeExceptionFilters } from './exception-filters.js';
+import { exceptionObserver, takeObservedException } from './exception-spy.js';
 import { prepareRoutes } from './prepare-routes.js';
 
 interface ObservedAdapter {
@@ -30,9 +34,14 @@ interface ObservedAdapter {
  * request but the adapter hooks: no interceptor, so Nest keeps its RxJS-free fast path.
  */
 @Injectable()
-export class HttpMetricsService implements OnModuleInit {
+export class HttpMetricsService implements OnModuleInit, OnApplicationBootstrap {
   private readonly logger = new Logger('PrometheusModule');
   private express?: ExpressInstrumentation;
+  private fastify?: FastifyInstrumentation;
+  /** Contact points that failed the bootstrap self-check (lib/compat/self-check.ts). */
+  private report?: CompatReport;
+  /** Controller routes found at bootstrap, which the Express router must hold. */
+  private controllerRoutes = 0;
   private prepared = false;
 
   constructor(
@@ -59,7 +68,9 @@ export class HttpMetricsService implements OnModuleInit {
       this.logger.warn(`HTTP adapter "${type}" is not supported: default HTTP metrics are off`);
       return;
     }
+    const report = (this.report = new CompatReport(this.logger, type));
     const filterHolders = prepareRoutes(this.discovery, this.scanner, this.reflector);
+    this.controllerRoutes = filterHolders.filter(h => Reflect.getMetadata(METHOD_METADATA, h) !== undefined).length;
     const recorder = new HttpMetricsRecorder(new HttpMetrics(this.options.registry, http, this.cardinality), http);
     if (this.transports.hasGraphql) recorder.addKnownRoute(this.graphqlPath());
     observeExceptionFilters(this.modules, this.moduleRef, filterHolders, (request, exception) =>
@@ -67,20 +78,15 @@ export class HttpMetricsService implements OnModuleInit {
     );
     if (type === 'express') {
       this.express = new ExpressInstrumentation(recorder);
-      this.express.install(adapter as unknown as ExpressAdapterLike);
+      this.express.install(adapter as unknown as ExpressAdapterLike, report);
     } else {
-      new FastifyInstrumentation(recorder).install(adapter as unknown as FastifyAdapterLike);
+      this.fastify = new FastifyInstrumentation(recorder);
+      this.fastify.install(adapter as unknown as FastifyAdapterLike, report);
     }
     // Nest's exception layer and filters ask these right after choosing a filter (see exception-spy).
-    const { isHeadersSent, reply } = adapter;
-    adapter.isHeadersSent = function (this: unknown, response) {
-      recorder.observeException(response);
-      return isHeadersSent.call(this, response);
-    };
-    adapter.reply = function (this: unknown, response, ...rest) {
-      recorder.observeException(response);
-      return reply.call(this, response, ...rest);
-    };
+    observeAdapterReplies(adapter, response => recorder.observeException(response));
+    const unobserved = probeFilterSelection(exceptionObserver, takeObservedException);
+    if (unobserved !== undefined) report.filterSelectionUnobserved(unobserved);
   }
 
   /** The GraphQL module's endpoint: its driver serves it outside Nest's router. */
@@ -96,6 +102,17 @@ export class HttpMetricsService implements OnModuleInit {
 
   /** After Nest registered the routes. */
   onModuleInit(): void {
-    this.express?.instrumentRoutes();
+    if (this.express?.instrumentRoutes() === 0 && this.controllerRoutes > 0) {
+      this.report?.expressRoutesNotFound(this.controllerRoutes);
+    }
+  }
+
+  /** After `app.init()` registered everything: one warning for what the self-check found, if anything. */
+  onApplicationBootstrap(): void {
+    if (this.fastify?.notFoundHandlerSet === false) this.report?.notFoundHandlerUnseen();
+    if (this.fastify?.controllerRoutesSeen === 0 && this.controllerRoutes > 0) {
+      this.report?.fastifyRoutesUnseen(this.controllerRoutes);
+    }
+    this.report?.flush();
   }
 }

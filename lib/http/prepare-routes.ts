@@ -1,4 +1,4 @@
-import { EXCEPTION_FILTERS_METADATA, METHOD_METADATA } from '@nestjs/common/constants.js';
+import { EXCEPTION_FILTERS_METADATA, METHOD_METADATA } from '../compat/nest-constants.js';
 import type { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import {
   CONTROLLER_ROUTE_CONFIG,

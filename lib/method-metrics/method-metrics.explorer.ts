@@ -1,7 +1,6 @@
-import { INTERCEPTORS_METADATA, METHOD_METADATA } from '@nestjs/common/constants.js';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
-import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
+import { INTERCEPTORS_METADATA, METHOD_METADATA, type InstanceWrapper } from '../compat/nest-constants.js';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { declarationsNamed, declarationsOf, type MetricDeclaration } from '../decorators/metric-declarations.js';
 import type { CounterDecoratorOptions, LabelValue } from '../interfaces/index.js';

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import { registerCollectableMetric, registeredMetric } from '../compat/prom-client.js';
 import { assertBuckets, assertLabelName, assertMetricName } from './metric-names.js';
 import type { MetricKind } from './series-metric.js';
 
@@ -10,12 +11,6 @@ export interface MetricDefinition {
   buckets?: readonly number[];
   /** Who declares the metric, for error messages, e.g. `PrometheusModule (http)`. */
   declaredBy: string;
-}
-
-interface RegisteredMetric {
-  readonly name: string;
-  readonly type?: string;
-  readonly labelNames?: readonly string[];
 }
 
 // The definition each metric was created from, to explain a conflicting second definition.
@@ -55,10 +50,10 @@ export function ensureMetric<M extends object>(
   }
   if (def.buckets) assertBuckets(def.buckets, `${def.declaredBy}, metric "${def.name}"`);
 
-  const existing = registry.getSingleMetric(def.name) as unknown as RegisteredMetric | undefined;
+  const existing = registeredMetric(registry, def.name);
   if (!existing) {
     const metric = create();
-    registry.registerMetric(metric as never);
+    registerCollectableMetric(registry, metric);
     definitions.set(metric, def);
     return metric;
   }

@@ -1,7 +1,7 @@
-import { INTERCEPTORS_METADATA } from '@nestjs/common/constants.js';
 import { Inject, Injectable } from '@nestjs/common';
 import { MetadataScanner, ModulesContainer } from '@nestjs/core';
 import { CardinalityGuard } from '../cardinality/cardinality-guard.js';
+import { INTERCEPTORS_METADATA } from '../compat/nest-constants.js';
 import { MethodMetricsExplorer } from '../method-metrics/method-metrics.explorer.js';
 import { MetricFactory } from '../metrics/metric-factory.js';
 import { DO_NOT_TRACK_METADATA, PROMETHEUS_OPTIONS } from '../prometheus.constants.js';

@@ -8,7 +8,10 @@ import { jest } from '@jest/globals';
  * Call (and await) it before anything imports `@nestjs/mercurius`.
  */
 export async function allowMercurius(): Promise<void> {
-  const requireFromStatic = createRequire(createRequire(import.meta.url).resolve('@fastify/static'));
+  // The @fastify/static that mercurius itself resolves: nested under mercurius where an install
+  // holds several versions (the NestJS 11.0 line of `npm run test:matrix`).
+  const requireFromMercurius = createRequire(createRequire(import.meta.url).resolve('mercurius'));
+  const requireFromStatic = createRequire(requireFromMercurius.resolve('@fastify/static'));
   const path = requireFromStatic.resolve('content-disposition');
   const contentDisposition: unknown = await import(path);
   jest.doMock(path, () => contentDisposition);

@@ -1,0 +1,113 @@
+// Fastify and @nestjs/platform-fastify behaviours that the default HTTP metrics rely on beyond
+// their documented API. Each function says what it relies on, since which versions, and which
+// test fails when it changes. `npm run test:matrix` runs those tests on Fastify 4 (NestJS 10) and
+// Fastify 5 (NestJS 11 and 12).
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { FASTIFY_ROUTE_CONFIG_METADATA } from '../prometheus.constants.js';
+
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * Runs `before` ahead of Fastify's own handler of the server's `request` event, by replacing that
+ * one listener. Returns false, having changed nothing, when the server does not have exactly one
+ * `request` listener (then what Fastify's router answers before any hook goes uncounted).
+ *
+ * Relies on: Fastify creating its HTTP server with its router as the only `request` listener
+ * (`http.createServer(httpHandler)`), and Nest's FastifyAdapter exposing it as `getHttpServer()`
+ * before `listen()`. Fastify 4 and 5. Breaks: test/faults (undecodable URLs, over-long
+ * parameters on Fastify), test/compat (a second listener).
+ * A second listener is not added instead: with two, Node copies the listener array on every emit.
+ */
+export function wrapFastifyRequestListener(
+  server: Server | undefined,
+  before: (req: IncomingMessage, res: ServerResponse) => void,
+): boolean {
+  if (server === undefined || typeof server.listeners !== 'function') return false;
+  const listeners = server.listeners('request') as RequestListener[];
+  if (listeners.length !== 1) return false;
+  const handle = listeners[0];
+  server.removeListener('request', handle);
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    before(req, res);
+    handle(req, res);
+  });
+  return true;
+}
+
+/** A route as Fastify's `onRoute` hook sees it. */
+export interface FastifyRouteOptionsLike {
+  url: string;
+  config?: Record<string | symbol, unknown>;
+  handler?: unknown;
+}
+
+/**
+ * The route config Nest meant for a route, from the `onRoute` hook's route options, with the
+ * given flags (set by the module on the handler's `@RouteConfig()` metadata) copied onto
+ * `route.config` where Nest did not put them there.
+ *
+ * Relies on: Nest's FastifyAdapter turning a handler's `__fastify_route_config__` metadata into
+ * the route's `config` in its method shorthands (`get`, `post`, ...: NestJS 9.3 to 12), and Nest
+ * copying the handler method's metadata onto the function it registers (NestJS 10 to 12). The
+ * FastifyAdapter of NestJS 10 and of 11 before 11.2 has no `all()` of its own: `@All()` routes
+ * reach Fastify without a config, so the flags are read off the handler instead. Breaks: test/compat
+ * (`@All()` routes labelled `__unmatched__`, `@DoNotTrack()` ignored on them).
+ */
+export function fastifyRouteConfig(
+  route: FastifyRouteOptionsLike,
+  flags: readonly string[],
+): Record<string | symbol, unknown> | undefined {
+  const handler = route.handler;
+  const fromHandler =
+    typeof handler === 'function'
+      ? (Reflect.getMetadata(FASTIFY_ROUTE_CONFIG_METADATA, handler) as Record<string, unknown> | undefined)
+      : undefined;
+  if (fromHandler === undefined) return route.config;
+  let config = route.config;
+  for (const flag of flags) {
+    if (fromHandler[flag] !== undefined && config?.[flag] === undefined) {
+      config = { ...config, [flag]: fromHandler[flag] };
+    }
+  }
+  if (config !== route.config) route.config = config;
+  return config;
+}
+
+/** What a Fastify request says about the route it matched. */
+export interface FastifyMatchedRoute {
+  url?: string;
+  config?: Record<string | symbol, unknown>;
+}
+
+/**
+ * The route a request matched: its template and config, or undefined when it matched none.
+ *
+ * Relies on: `request.routeOptions` (Fastify 4.10+ and 5; older Fastify 4 had `routerPath` and
+ * `context.config`, both removed in 5). Breaks: test/http-metrics (requests answered before their
+ * route's hook, such as a guard's 403 or a middleware's 401, counted as unmatched on Fastify).
+ */
+export function fastifyMatchedRoute(
+  request: { routeOptions?: FastifyMatchedRoute } | undefined,
+): FastifyMatchedRoute | undefined {
+  return request?.routeOptions;
+}
+
+/**
+ * Has `wrap` see every request that Nest's not-found handler answers, by wrapping the handler
+ * Nest passes to the adapter's `setNotFoundHandler`. Returns false when the adapter has none.
+ *
+ * Relies on: Nest's RoutesResolver calling `httpAdapter.setNotFoundHandler(handler, prefix)` once
+ * in `app.init()`, after `NestModule.configure()` (NestJS 10 to 12), and FastifyAdapter handing it
+ * to Fastify. Breaks: test/http-metrics (404s on Fastify counted under the wrong series).
+ */
+export function wrapNotFoundHandler<H extends (...args: never[]) => unknown>(
+  adapter: { setNotFoundHandler?(handler: H, ...rest: unknown[]): unknown },
+  wrap: (handler: H) => H,
+): boolean {
+  const setNotFoundHandler = adapter.setNotFoundHandler;
+  if (typeof setNotFoundHandler !== 'function') return false;
+  adapter.setNotFoundHandler = function (this: unknown, handler: H, ...rest: unknown[]) {
+    return setNotFoundHandler.call(this, wrap(handler), ...rest);
+  };
+  return true;
+}

@@ -1,0 +1,39 @@
+// prom-client behaviours beyond its typed API that the module relies on. Each function says what
+// it relies on, since which versions, and which test fails when it changes (prom-client 15 is the
+// only runtime dependency; `^15.1.3`).
+import type { Registry, RegistryContentType } from 'prom-client';
+
+/**
+ * Registers an object that is not one of prom-client's metric classes: the module's own series
+ * metrics (lib/metrics/) and the snapshots the cluster primary renders.
+ *
+ * Relies on: `Registry.registerMetric()` storing any object with a `name`, and
+ * `registry.metrics()` / `getMetricsAsJSON()` formatting what its `get()` resolves to
+ * (`{ name, help, type, aggregator, values: [{ labels, value, metricName?, exemplar? }] }`),
+ * prom-client 11 to 15. Breaks: test/http-metrics (every default HTTP metric),
+ * test/metrics-endpoint, test/cardinality.
+ */
+export function registerCollectableMetric(registry: Registry<RegistryContentType>, metric: object): void {
+  registry.registerMetric(metric as never);
+}
+
+/** The fields of a registered metric that explain a conflicting definition. */
+export interface RegisteredMetricShape {
+  readonly name: string;
+  readonly type?: string;
+  readonly labelNames?: readonly string[];
+}
+
+/**
+ * The registered metric of that name, with its type and label names.
+ *
+ * Relies on: prom-client's metric objects keeping `type` and `labelNames` as properties (not in
+ * its typings; prom-client 13 to 15). Only the text of the "already registered" error depends on
+ * them. Breaks: test/inject-metric, test/decorators (the conflict messages).
+ */
+export function registeredMetric(
+  registry: Registry<RegistryContentType>,
+  name: string,
+): RegisteredMetricShape | undefined {
+  return registry.getSingleMetric(name) as unknown as RegisteredMetricShape | undefined;
+}
