@@ -37,3 +37,32 @@ export function registeredMetric(
 ): RegisteredMetricShape | undefined {
   return registry.getSingleMetric(name) as unknown as RegisteredMetricShape | undefined;
 }
+
+/**
+ * Calls `onList(metric)` for each metric a registry hands out to be collected, before it is
+ * collected: the place where the collect guard wraps each metric once.
+ *
+ * Relies on: `registry.metrics()`, `getMetricsAsJSON()` and `getMetricsAsArray()` of prom-client
+ * 15 listing the metrics through `this.getMetricsAsArray()`, so an own property of that name on
+ * the registry instance sees every scrape, push and cluster collection. Breaks:
+ * test/collect-errors (a throwing collect fails the whole scrape again).
+ */
+export function onMetricsListed(registry: Registry<RegistryContentType>, onList: (metric: object) => void): void {
+  const list = registry.getMetricsAsArray;
+  // An own property over prom-client's method: the registry (often the global one) otherwise works unchanged.
+  registry.getMetricsAsArray = function listMetrics(this: Registry<RegistryContentType>) {
+    const metrics = list.call(this);
+    for (const metric of metrics) onList(metric);
+    return metrics;
+  };
+}
+
+/**
+ * The names of the methods prom-client calls to collect a metric's values: `get()` for every
+ * metric and every format, and, on prom-client 15's histograms, `getForPromString()` for the text
+ * format (undocumented; it skips building the exemplar fields).
+ *
+ * Relies on: prom-client 15.1 `Registry.getMetricsAsString` calling `getForPromString` when a
+ * metric has it. Breaks: test/collect-errors (a failing histogram collect in a text scrape).
+ */
+export const COLLECTING_METHODS = ['get', 'getForPromString'] as const;

@@ -9,6 +9,7 @@ import { type RecordedRequest, RequestRecord, requestExceptions } from './reques
 import { RouteSeries } from './route-series.js';
 import { exceptionName, matchesPattern } from '../metrics/label-values.js';
 import { describeError } from '../metrics/describe-error.js';
+import { isInjectedResponse } from '../compat/light-my-request.js';
 
 const UNMATCHED_KEY = Symbol('unmatched');
 
@@ -51,9 +52,7 @@ function receivedBodySize(req: ServerResponse['req']): number {
  * `close`, so `writableFinished` never holds there: an injected response that ended was sent.
  */
 function responseCompleted(res: ServerResponse): boolean {
-  return (
-    res.writableFinished || (res.writableEnded && (res as { isLightMyRequest?: boolean }).isLightMyRequest === true)
-  );
+  return res.writableFinished || (res.writableEnded && isInjectedResponse(res));
 }
 
 /** What an adapter's instrumentation tells the recorder about its router's routes. */

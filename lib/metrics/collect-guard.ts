@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Counter, type Registry } from 'prom-client';
 import { describeError } from './describe-error.js';
+import { COLLECTING_METHODS, onMetricsListed } from '../compat/prom-client.js';
 
 /** Counts the collections (`collect` callbacks) that failed, by metric name. */
 export const COLLECT_ERRORS_METRIC = 'prometheus_collect_errors_total';
@@ -48,15 +49,9 @@ export function guardCollectors(registry: Registry): void {
   if (guarded.has(registry)) return;
   const state: GuardState = { reported: new Set(), inFlight: new Set() };
   guarded.set(registry, state);
-  const list = registry.getMetricsAsArray;
-  // An own property over prom-client's method: the registry (often the global one) otherwise works unchanged.
-  registry.getMetricsAsArray = function getGuardedMetrics(this: Registry) {
-    const metrics = list.call(this);
-    for (const metric of metrics) {
-      if (!wrapped.has(metric)) guardMetric(metric as unknown as CollectedMetric, registry, state);
-    }
-    return metrics;
-  };
+  onMetricsListed(registry, metric => {
+    if (!wrapped.has(metric)) guardMetric(metric as unknown as CollectedMetric, registry, state);
+  });
 }
 
 /**
@@ -87,16 +82,11 @@ function guardMetric(metric: CollectedMetric, registry: Registry, state: GuardSt
   wrapped.add(metric);
   // The error counter waits for the others: it must not wait for itself.
   if (metric.name === COLLECT_ERRORS_METRIC) return;
-  const get = metric.get;
-  if (typeof get === 'function') {
-    metric.get = function guardedGet(this: CollectedMetric) {
-      return collectSafely(this, get, registry, state);
-    };
-  }
-  const getForPromString = metric.getForPromString;
-  if (typeof getForPromString === 'function') {
-    metric.getForPromString = function guardedGetForPromString(this: CollectedMetric) {
-      return collectSafely(this, getForPromString, registry, state);
+  for (const method of COLLECTING_METHODS) {
+    const collect = metric[method];
+    if (typeof collect !== 'function') continue;
+    metric[method] = function guardedCollect(this: CollectedMetric) {
+      return collectSafely(this, collect, registry, state);
     };
   }
 }

@@ -1,15 +1,9 @@
-import { GuardsConsumer } from '@nestjs/core/guards/guards-consumer.js';
+import { type TryActivate, wrapGuardActivation } from '../compat/guards-consumer.js';
 import type { HandlerSeries } from './handler-series.js';
-import { transportMetricsInterceptor } from './transport-metrics.interceptor.js';
 
-type TryActivate = (
-  this: GuardsConsumer,
-  guards: unknown[],
-  args: unknown[],
-  instance: object,
-  callback: (...args: unknown[]) => unknown,
-  type?: string,
-) => Promise<boolean>;
+/** Nest's guard runner, as `tryActivate` sees itself. */
+type GuardsConsumer = ThisParameterType<TryActivate>;
+import { transportMetricsInterceptor } from './transport-metrics.interceptor.js';
 
 /**
  * What Nest's context creators throw, out of our sight, when `tryActivate` resolves `false`: a
@@ -42,17 +36,18 @@ let installed = false;
 export function countGuardRejections(): void {
   if (installed) return;
   installed = true;
-  const prototype = GuardsConsumer.prototype as unknown as { tryActivate: TryActivate };
-  const original = prototype.tryActivate;
-  prototype.tryActivate = function (this: GuardsConsumer, guards, args, instance, callback, type) {
-    if (type !== 'rpc' && type !== 'ws' && type !== 'graphql') {
-      return original.call(this, guards, args, instance, callback, type);
-    }
-    const series = seriesOf(type, instance, callback);
-    return series === null
-      ? original.call(this, guards, args, instance, callback, type)
-      : activateMeasured(this, original, series, guards, args, instance, callback, type);
-  };
+  wrapGuardActivation(
+    original =>
+      function (this: GuardsConsumer, guards, args, instance, callback, type) {
+        if (type !== 'rpc' && type !== 'ws' && type !== 'graphql') {
+          return original.call(this, guards, args, instance, callback, type);
+        }
+        const series = seriesOf(type, instance, callback);
+        return series === null
+          ? original.call(this, guards, args, instance, callback, type)
+          : activateMeasured(this, original, series, guards, args, instance, callback, type);
+      },
+  );
 }
 
 async function activateMeasured(

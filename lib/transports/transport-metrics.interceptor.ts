@@ -1,4 +1,4 @@
-import { INTERCEPTORS_METADATA } from '@nestjs/common/constants.js';
+import { INTERCEPTORS_METADATA } from '../compat/nest-constants.js';
 import type { CallHandler, ExecutionContext, NestInterceptor } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import type { CounterSeries, SeriesCounter } from '../metrics/series-counter.js';

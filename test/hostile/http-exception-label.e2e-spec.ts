@@ -16,6 +16,7 @@ import request from 'supertest';
 import { PrometheusModule } from '../../lib/index.js';
 import { ADAPTERS, createApp, scrape } from '../utils/app.js';
 import { findSamples, sampleValue } from '../utils/exposition.js';
+import { nestMajor } from '../utils/versions.js';
 
 /*
  * Issue 19, items 6 and 11: the `exception` label of http_exceptions_total.
@@ -139,12 +140,18 @@ describe.each(ADAPTERS)('the exception label (%s)', adapter => {
   it('a throwing constructor getter or Proxy without a filter: a 500, counted once with an exception', async () => {
     const server = app.getHttpServer();
     await request(server).get('/x/getter').expect(500);
-    await request(server).get('/x/proxy').expect(500);
+    // NestJS 10's own exception filter runs `instanceof HttpException` on the Proxy, whose
+    // getPrototypeOf trap throws out of Nest's router: on Express the request is never answered
+    // (Nest's behaviour, not the module's; 11 and 12 answer 500). The Proxy is checked there only.
+    const proxyAnswered = !(nestMajor() === 10 && adapter === 'express');
+    if (proxyAnswered) await request(server).get('/x/proxy').expect(500);
     const exp = await scrape(app);
     expect(sampleValue(exp, 'http_requests_total', { route: '/x/getter', status_code: '500' })).toBe(1);
-    expect(sampleValue(exp, 'http_requests_total', { route: '/x/proxy', status_code: '500' })).toBe(1);
     // Nest's own filter reads `constructor` too and fails: the exception it ends with is that Error.
     expect(findSamples(exp, 'http_exceptions_total', { route: '/x/getter' }).map(s => s.value)).toEqual([1]);
-    expect(findSamples(exp, 'http_exceptions_total', { route: '/x/proxy' }).map(s => s.value)).toEqual([1]);
+    if (proxyAnswered) {
+      expect(sampleValue(exp, 'http_requests_total', { route: '/x/proxy', status_code: '500' })).toBe(1);
+      expect(findSamples(exp, 'http_exceptions_total', { route: '/x/proxy' }).map(s => s.value)).toEqual([1]);
+    }
   });
 });

@@ -13,3 +13,9 @@ export function fastifyRefusesLongParameters(): boolean {
   };
   return fastify.errorCodes?.FST_ERR_MAX_PARAM_LENGTH !== undefined;
 }
+
+/** The major version of the `@nestjs/core` the tests run against (10, 11 or 12 in the matrix). */
+export function nestMajor(): number {
+  const { version } = require('@nestjs/core/package.json') as { version: string };
+  return Number(version.split('.')[0]);
+}
