@@ -1,7 +1,17 @@
 import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { Controller, Get, Module, Param, ParseIntPipe, type INestApplication, type Type } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Module,
+  Param,
+  ParseIntPipe,
+  Post,
+  type INestApplication,
+  type Type,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 
 /**
@@ -61,6 +71,22 @@ class UsersController {
   }
 }
 
+interface OrderBody {
+  customerId?: number;
+  items?: unknown[];
+}
+
+/** `POST /orders` with a JSON body (bench/wrk-mix.lua sends 201 bytes): body parsing and its size metric. */
+@Controller('orders')
+class OrdersController {
+  private next = 1;
+
+  @Post()
+  create(@Body() body: OrderBody) {
+    return { id: this.next++, customerId: body.customerId, items: Array.isArray(body.items) ? body.items.length : 0 };
+  }
+}
+
 @Controller()
 class HealthController {
   @Get('health')
@@ -76,7 +102,7 @@ async function appModule(instrumented: boolean): Promise<Type<unknown>> {
     const { PrometheusModule } = await import('../lib/index.js');
     imports.push(PrometheusModule.forRoot());
   }
-  @Module({ imports, controllers: [UsersController, HealthController] })
+  @Module({ imports, controllers: [UsersController, OrdersController, HealthController] })
   class AppModule {}
   return AppModule;
 }

@@ -39,6 +39,9 @@ interface CoreTicks {
 interface RunRecord {
   type: 'run';
   adapter: string;
+  /** `path` (one URL, the default) or `mix` (bench/wrk-mix.lua); absent in results of older runs. */
+  traffic?: string;
+  connections?: number;
   round: number;
   position: number;
   variant: Variant;
@@ -55,6 +58,7 @@ interface RunRecord {
 interface MetricsRecord {
   type: 'metrics';
   adapter: string;
+  traffic?: string;
   round: number;
   file: string;
   sum: number;
@@ -88,6 +92,8 @@ interface Pair {
   cpu_overhead_us: number;
   /** The largest share of the server's core taken by other processes or steal, in either run of the pair. */
   noise: number;
+  /** wrk -c of the pair's runs. */
+  connections?: number;
 }
 
 interface AdapterSummary {
@@ -147,6 +153,11 @@ const fmt = (x: number, digits = 0) => (Number.isFinite(x) ? x.toFixed(digits) :
 const pct = (x: number, digits = 1) => (Number.isFinite(x) ? `${(x * 100).toFixed(digits)}%` : 'n/a');
 const pad = (s: string, n: number) => s.padStart(n);
 
+/** What the runs are paired and summarised by: the adapter, and the traffic unless it is the single path. */
+function groupOf(r: { adapter: string; traffic?: string }): string {
+  return r.traffic === undefined || r.traffic === 'path' ? r.adapter : `${r.adapter} ${r.traffic}`;
+}
+
 function main(): void {
   const [runsPath, outPath] = process.argv.slice(2);
   if (!runsPath || !outPath) throw new Error('usage: summarize.js <runs.jsonl> <result.json>');
@@ -158,12 +169,12 @@ function main(): void {
   const checks = records.filter((r): r is MetricsRecord => r.type === 'metrics');
   const target = Number(env('BENCH_TARGET', '0.95'));
 
-  const adapters = [...new Set(runs.map(r => r.adapter))];
-  const summaries: AdapterSummary[] = adapters.map(adapter => {
-    const rounds = [...new Set(runs.filter(r => r.adapter === adapter).map(r => r.round))].sort((a, b) => a - b);
+  const groups = [...new Set(runs.map(groupOf))];
+  const summaries: AdapterSummary[] = groups.map(adapter => {
+    const rounds = [...new Set(runs.filter(r => groupOf(r) === adapter).map(r => r.round))].sort((a, b) => a - b);
     const pairs: Pair[] = [];
     for (const round of rounds) {
-      const inRound = runs.filter(r => r.adapter === adapter && r.round === round);
+      const inRound = runs.filter(r => groupOf(r) === adapter && r.round === round);
       const bare = inRound.find(r => r.variant === 'bare');
       const instr = inRound.find(r => r.variant === 'instrumented');
       if (!bare || !instr) continue;
@@ -178,12 +189,13 @@ function main(): void {
         cpu_ratio: i.cpu_us_per_req / b.cpu_us_per_req,
         cpu_overhead_us: i.cpu_us_per_req - b.cpu_us_per_req,
         noise: Math.max(b.noise_server_core, i.noise_server_core),
+        connections: bare.connections,
       });
     }
     const ratios = pairs.map(p => p.ratio);
     const bareRps = pairs.map(p => p.bare.rps);
     const medianRatio = median(ratios);
-    const check = checks.filter(c => c.adapter === adapter).at(-1);
+    const check = checks.filter(c => groupOf(c) === adapter).at(-1);
     let metrics_check: AdapterSummary['metrics_check'];
     if (check) {
       let lines: string[] = [];
@@ -224,6 +236,9 @@ function main(): void {
     wrk: {
       threads: Number(env('BENCH_THREADS')),
       connections: Number(env('BENCH_CONNECTIONS')),
+      traffic: env('BENCH_TRAFFIC', 'path'),
+      mix_connections: Number(env('BENCH_MIX_CONNECTIONS', '50')),
+      mix_warmup_s: Number(env('BENCH_MIX_WARMUP', '5')),
       url: env('BENCH_URL'),
     },
     wrk_version: env('BENCH_WRK_VERSION'),
@@ -243,7 +258,11 @@ function main(): void {
   out.push('');
   out.push(
     `Summary: ${config.rounds} round(s) x ${config.duration_s}s (+${config.warmup_s}s warm-up), ` +
-      `wrk -t${config.wrk.threads} -c${config.wrk.connections} ${config.wrk.url}, node ${config.node}, ${config.cpu}`,
+      `wrk -t${config.wrk.threads} -c${config.wrk.connections} ${config.wrk.url}` +
+      (config.wrk.traffic.includes('mix')
+        ? ` and mix (bench/wrk-mix.lua, -c${config.wrk.mix_connections}, ${config.wrk.mix_warmup_s}s warm-up)`
+        : '') +
+      `, node ${config.node}, ${config.cpu}`,
   );
   out.push(`Pinning: ${config.pinning}. Lib at ${config.git}.`);
   for (const s of summaries) {
@@ -291,10 +310,12 @@ function main(): void {
     }
     if (s.metrics_check) {
       const c = s.metrics_check;
+      const connections =
+        s.pairs.length > 0 ? (s.pairs[0].connections ?? config.wrk.connections) : config.wrk.connections;
       out.push(
         `metrics check (last instrumented run): http_requests_total sum ${c.sum} vs wrk ${c.wrk_requests} ` +
-          `(warm-up + measured; up to ${config.wrk.connections} in flight per wrk run may add to the sum)` +
-          `${Math.abs(c.sum - c.wrk_requests) <= 2 * config.wrk.connections ? ' OK' : ' MISMATCH'}`,
+          `(warm-up + measured; up to ${connections} in flight per wrk run may add to the sum)` +
+          `${Math.abs(c.sum - c.wrk_requests) <= 2 * connections ? ' OK' : ' MISMATCH'}`,
       );
       for (const l of c.lines) out.push(`  ${l}`);
     }
