@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import {
   Body,
   Controller,
@@ -27,6 +28,10 @@ import { NestFactory } from '@nestjs/core';
  * (prints `profiling`), and SIGTERM stops it and writes the .cpuprofile before exiting: a profile of
  * the measured load only, without startup and warm-up. BENCH_CPU_PROFILE_INTERVAL: sampling
  * interval in µs (default 200).
+ *
+ * On exit it prints `eventloop p50_ms=… p99_ms=… max_ms=…`: the event loop's delay over the whole
+ * run (warm-up included), sampled every 10 ms by `monitorEventLoopDelay` (bench/run.sh reports it as
+ * the run's event-loop stalls).
  */
 
 type AdapterName = 'express' | 'fastify';
@@ -135,6 +140,8 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2), process.env);
   const app = await createApp(options);
   await app.listen(options.port, options.host);
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
 
   const profileFile = process.env.BENCH_CPU_PROFILE;
   let stopProfiler: Promise<() => Promise<void>> | undefined;
@@ -152,6 +159,11 @@ async function main(): Promise<void> {
   const stop = () => {
     if (stopping) return;
     stopping = true;
+    loopDelay.disable();
+    const ms = (ns: number) => (ns / 1e6).toFixed(2);
+    process.stdout.write(
+      `eventloop p50_ms=${ms(loopDelay.percentile(50))} p99_ms=${ms(loopDelay.percentile(99))} max_ms=${ms(loopDelay.max)}\n`,
+    );
     // Exit even if a client keeps a connection open; process.exit() still writes --cpu-prof profiles.
     setTimeout(() => process.exit(0), 5000).unref();
     (stopProfiler ?? Promise.resolve(async () => {}))

@@ -126,10 +126,17 @@ start_server() { # adapter instrumented(yes|no) logfile
   die "the $adapter server (instrumented=$instrumented) was not ready within 30 s"
 }
 
-stop_server() {
+stop_server() { # [adapter round variant logfile]: records the event-loop delay the server printed at exit
   kill -TERM "$SERVER_PID" 2>/dev/null || true
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=""
+  [[ $# -eq 4 ]] || return 0
+  local line
+  line=$(grep '^eventloop ' "$4" | tail -n 1) || return 0
+  line=${line#eventloop }
+  log "    event loop delay (warm-up + measured): $line"
+  printf '{"type":"eventloop","adapter":"%s","traffic":"%s","round":%d,"variant":"%s","delay":{%s}}\n' \
+    "$1" "$RUN_TRAFFIC" "$2" "$3" "$(sed -E 's/([a-z0-9_]+)=([-0-9.]+)/"\1":\2/g; s/ /,/g' <<<"$line")" >>"$RUNS"
 }
 
 cpu_ticks() { # utime + stime of a process, in clock ticks (/proc/<pid>/stat fields 14 and 15)
@@ -261,7 +268,7 @@ one_run() { # adapter round position variant(bare|instrumented)
   if [[ $variant == instrumented && $round -eq $ROUNDS ]]; then
     scrape_requests_total "$adapter" "$round" "$(json_num "$warm" requests | cut -d. -f1)" "$(json_num "$measured" requests | cut -d. -f1)"
   fi
-  stop_server
+  stop_server "$adapter" "$round" "$variant" "$RAW/server-$tag.log"
 }
 
 # --- runs --------------------------------------------------------------------------------------

@@ -65,6 +65,16 @@ interface MetricsRecord {
   wrk_requests: number;
 }
 
+/** The event loop's delay over a run (warm-up included), printed by the server at exit, in ms. */
+interface EventLoopRecord {
+  type: 'eventloop';
+  adapter: string;
+  traffic?: string;
+  round: number;
+  variant: Variant;
+  delay: { p50_ms: number; p99_ms: number; max_ms: number };
+}
+
 interface RunSummary {
   rps: number;
   p50_ms: number;
@@ -164,9 +174,10 @@ function main(): void {
   const records = readFileSync(runsPath, 'utf8')
     .split('\n')
     .filter(l => l.trim() !== '')
-    .map(l => JSON.parse(l) as RunRecord | MetricsRecord);
+    .map(l => JSON.parse(l) as RunRecord | MetricsRecord | EventLoopRecord);
   const runs = records.filter((r): r is RunRecord => r.type === 'run');
   const checks = records.filter((r): r is MetricsRecord => r.type === 'metrics');
+  const loops = records.filter((r): r is EventLoopRecord => r.type === 'eventloop');
   const target = Number(env('BENCH_TARGET', '0.95'));
 
   const groups = [...new Set(runs.map(groupOf))];
@@ -252,7 +263,7 @@ function main(): void {
     target,
   };
   const pass = summaries.length > 0 && summaries.every(s => s.pass);
-  writeFileSync(outPath, `${JSON.stringify({ config, summaries, pass, runs }, null, 2)}\n`);
+  writeFileSync(outPath, `${JSON.stringify({ config, summaries, pass, runs, eventloop: loops }, null, 2)}\n`);
 
   const out: string[] = [];
   out.push('');
@@ -294,6 +305,14 @@ function main(): void {
         `server CPU ${pct(median(s.pairs.map(p => p.bare.server_cpu_util)), 0)} of a core (bare), ` +
         `${pct(median(s.pairs.map(p => p.instrumented.server_cpu_util)), 0)} (instr)`,
     );
+    const loopOf = (variant: Variant) => loops.filter(l => groupOf(l) === s.adapter && l.variant === variant);
+    if (loops.some(l => groupOf(l) === s.adapter)) {
+      const stalls = (variant: Variant) =>
+        `p99 ${fmt(median(loopOf(variant).map(l => l.delay.p99_ms)), 2)} ms, max ${fmt(median(loopOf(variant).map(l => l.delay.max_ms)), 2)} ms`;
+      out.push(
+        `event-loop delay (median of the runs, warm-up included): bare ${stalls('bare')}; instr ${stalls('instrumented')}`,
+      );
+    }
     const noisy = s.pairs.filter(p => p.noise > 0.05).map(p => p.round);
     if (noisy.length > 0) {
       out.push(
