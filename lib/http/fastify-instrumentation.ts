@@ -3,6 +3,7 @@ import { CONTROLLER_ROUTE_CONFIG, UNTRACKED_ROUTE_CONFIG } from '../prometheus.c
 import type { HttpMetricsRecorder, RouteInspector } from './http-metrics.recorder.js';
 import { type RequestHookHost, startInRequestHook } from './request-hook.js';
 import type { RecordedRequest, RequestRecord } from './request-record.js';
+import type { RouteSeries } from './route-series.js';
 
 type RawRequest = IncomingMessage & RecordedRequest & { [FASTIFY_RECORD]?: RequestRecord };
 
@@ -54,10 +55,15 @@ export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
   install(adapter: FastifyAdapterLike): void {
     const recorder = this.recorder;
     const inspector: RouteInspector<never> = this;
+    // One close listener for every response (no closure per request): the record is on the request.
+    const onClose = function (this: ServerResponse): void {
+      const record = (this.req as RawRequest)[FASTIFY_RECORD];
+      if (record !== undefined) recorder.end(record, this, inspector);
+    };
     const track = (request: FastifyRequestLike, reply: FastifyReplyLike) => {
       let record = request.raw[FASTIFY_RECORD];
       if (record === undefined) {
-        record = recorder.begin(reply.raw, inspector);
+        record = recorder.beginShared(reply.raw, onClose, inspector);
         request.raw[FASTIFY_RECORD] = record;
       }
       if (record.reply === undefined) {
@@ -76,7 +82,7 @@ export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
       const handle = handlers[0];
       server.removeListener('request', handle);
       server.on('request', (req: RawRequest, res: ServerResponse) => {
-        req[FASTIFY_RECORD] = recorder.begin(res, inspector);
+        req[FASTIFY_RECORD] = recorder.beginShared(res, onClose, inspector);
         handle(req, res);
       });
     }
@@ -89,9 +95,18 @@ export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
       if (route.config?.[CONTROLLER_ROUTE_CONFIG] === true && route.config[UNTRACKED_ROUTE_CONFIG] !== true) {
         const key = {};
         const template = route.url;
+        // The series of the route's (last) method, resolved on its first request: a Fastify route
+        // has one method (or a few, with `@All()`), and a series, once made, is kept for good.
+        let method: string | undefined;
+        let series: RouteSeries | null = null;
         const hook: Hook = (request, reply, done) => {
           const record = track(request, reply);
-          recorder.enterRoute(record, recorder.routeSeries(key, template, request.raw.method ?? 'GET', undefined));
+          const m = request.raw.method ?? 'GET';
+          if (m !== method) {
+            series = recorder.routeSeries(key, template, m, undefined);
+            method = m;
+          }
+          recorder.enterRoute(record, series);
           done();
         };
         hook[OWN_HOOK] = true;

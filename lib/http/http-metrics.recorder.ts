@@ -97,6 +97,22 @@ export class HttpMetricsRecorder {
     return record;
   }
 
+  /**
+   * As `begin()`, for an adapter that keeps the record where `closeListener` finds it (Fastify: on
+   * the raw request) and passes it to `end()`: one listener function for all requests, where
+   * `begin()` allocates a closure per request.
+   */
+  beginShared(
+    res: ServerResponse,
+    closeListener: (this: ServerResponse) => void,
+    inspector: RouteInspector<never>,
+  ): RequestRecord {
+    const record = new RequestRecord(performance.now());
+    res.on('close', closeListener);
+    if (res.socket === null) res.req.on('close', () => this.endQueued(record, res, inspector));
+    return record;
+  }
+
   /** The series of a route the router matched, keyed by the router's own route object. */
   routeSeries<K>(
     key: K,
@@ -184,7 +200,7 @@ export class HttpMetricsRecorder {
   }
 
   /** The response ended or the client went away; `inspector` finds the route if it is not known yet. */
-  private end(record: RequestRecord, res: ServerResponse, inspector?: RouteInspector<never>): void {
+  end(record: RequestRecord, res: ServerResponse, inspector?: RouteInspector<never>): void {
     if (record.ended) return;
     record.ended = true;
     const status = responseCompleted(res) ? res.statusCode : CLIENT_CLOSED_REQUEST;

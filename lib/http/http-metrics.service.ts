@@ -77,9 +77,10 @@ export class HttpMetricsService implements OnModuleInit {
       recorder.observeException(response);
       return isHeadersSent.call(this, response);
     };
-    adapter.reply = function (this: unknown, response, ...rest) {
+    // Every response passes here: named parameters, not a rest array and a spread call.
+    adapter.reply = function (this: unknown, response, body, statusCode) {
       recorder.observeException(response);
-      return reply.call(this, response, ...rest);
+      return reply.call(this, response, body, statusCode);
     };
   }
 
