@@ -21,6 +21,8 @@ import { NestFactory } from '@nestjs/core';
  *   node dist/bench/bench/app.js --adapter=express|fastify --instrumented=yes|no [--port=3901] [--host=127.0.0.1]
  *
  * The same settings can come from the environment: BENCH_ADAPTER, BENCH_INSTRUMENTED, PORT, HOST.
+ * BENCH_DEFAULT_METRICS=no: the instrumented app without prom-client's process metrics
+ * (`defaultMetrics: { enabled: false }`), to tell their cost from the HTTP metrics' (bench/instructions.sh).
  * Prints a line starting with `ready` once listening; exits cleanly on SIGTERM/SIGINT (so that
  * `node --cpu-prof` writes its profile).
  *
@@ -105,7 +107,8 @@ async function appModule(instrumented: boolean): Promise<Type<unknown>> {
   const imports = [];
   if (instrumented) {
     const { PrometheusModule } = await import('../lib/index.js');
-    imports.push(PrometheusModule.forRoot());
+    const defaultMetrics = process.env.BENCH_DEFAULT_METRICS !== 'no';
+    imports.push(PrometheusModule.forRoot(defaultMetrics ? {} : { defaultMetrics: { enabled: false } }));
   }
   @Module({ imports, controllers: [UsersController, OrdersController, HealthController] })
   class AppModule {}

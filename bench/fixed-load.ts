@@ -6,7 +6,9 @@ import { Agent, request } from 'node:http';
  * `CONCURRENCY` keep-alive connections, in a fixed order: for bench/instructions.sh, which counts
  * the server's instructions per request (wrk runs for a time, not a number of requests).
  *
- *   node dist/bench/bench/fixed-load.js http://127.0.0.1:3903 10000 [concurrency=16]
+ *   node dist/bench/bench/fixed-load.js http://127.0.0.1:3903 10000 [concurrency=16] [mix|path]
+ *
+ * `path`: every request is `GET /users/42` (what `npm run bench` sends with TRAFFIC=path).
  *
  * Exits 1 if any response is not 200/201.
  */
@@ -15,7 +17,9 @@ const ORDER_BASE = '{"customerId":4711,"items":[{"sku":"A-1001","quantity":2},{"
 const ORDER_BODY = `${ORDER_BASE}${'x'.repeat(201 - ORDER_BASE.length - 2)}"}`;
 
 async function main(): Promise<void> {
-  const [base, countArg, concurrencyArg] = process.argv.slice(2);
+  const [base, countArg, concurrencyArg, traffic = 'mix'] = process.argv.slice(2);
+  if (traffic !== 'mix' && traffic !== 'path')
+    throw new Error(`fixed-load.js: traffic must be mix or path, not ${traffic}`);
   const count = Number(countArg);
   const concurrency = Number(concurrencyArg ?? 16);
   if (!base || !Number.isInteger(count) || count < 1)
@@ -27,9 +31,16 @@ async function main(): Promise<void> {
   const one = (i: number) =>
     new Promise<void>((resolve, reject) => {
       // The same 10-request cycle every time: 6 users, 2 orders, 2 health checks.
-      const k = i % 10;
+      const k = traffic === 'path' ? 0 : i % 10;
       const post = k === 3 || k === 7;
-      const path = post ? '/orders' : k === 5 || k === 9 ? '/health' : `/users/${(i % 100) + 1}`;
+      const path =
+        traffic === 'path'
+          ? '/users/42'
+          : post
+            ? '/orders'
+            : k === 5 || k === 9
+              ? '/health'
+              : `/users/${(i % 100) + 1}`;
       const req = request(
         {
           host: url.hostname,
