@@ -37,12 +37,28 @@ function toSize(length: unknown): number {
  * carried, so that a declared length that never arrives cannot be recorded. Reads no body.
  */
 function receivedBodySize(req: ServerResponse['req']): number {
-  // Node parses request headers on first access; by the end of the response they are parsed.
-  const declared = toSize(req.headers['content-length']);
+  const declared = declaredBodySize(req);
   if (declared === 0 || req.complete) return declared;
   const received = (req.socket as { bytesRead?: unknown } | null)?.bytesRead;
   // Fastify's inject() has no real socket: its body is given whole, in memory.
   return typeof received === 'number' && received < declared ? received : declared;
+}
+
+/**
+ * The request's `Content-Length`, read from its raw header lines: Node builds `req.headers` only
+ * when something reads it, and on Fastify a GET request often passes without anything doing so
+ * (building it lowercases and copies every header). Node's parser refuses differing duplicates.
+ */
+function declaredBodySize(req: ServerResponse['req']): number {
+  const raw = req.rawHeaders as readonly unknown[] | undefined;
+  if (!Array.isArray(raw)) return toSize(req.headers['content-length']);
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (typeof name === 'string' && name.length === 14 && name.toLowerCase() === 'content-length') {
+      return toSize(raw[i + 1]);
+    }
+  }
+  return 0;
 }
 
 /**
