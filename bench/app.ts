@@ -1,7 +1,18 @@
 import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { Controller, Get, Module, Param, ParseIntPipe, type INestApplication, type Type } from '@nestjs/common';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import {
+  Body,
+  Controller,
+  Get,
+  Module,
+  Param,
+  ParseIntPipe,
+  Post,
+  type INestApplication,
+  type Type,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 
 /**
@@ -10,6 +21,8 @@ import { NestFactory } from '@nestjs/core';
  *   node dist/bench/bench/app.js --adapter=express|fastify --instrumented=yes|no [--port=3901] [--host=127.0.0.1]
  *
  * The same settings can come from the environment: BENCH_ADAPTER, BENCH_INSTRUMENTED, PORT, HOST.
+ * BENCH_DEFAULT_METRICS=no: the instrumented app without prom-client's process metrics
+ * (`defaultMetrics: { enabled: false }`), to tell their cost from the HTTP metrics' (bench/instructions.sh).
  * Prints a line starting with `ready` once listening; exits cleanly on SIGTERM/SIGINT (so that
  * `node --cpu-prof` writes its profile).
  *
@@ -17,6 +30,10 @@ import { NestFactory } from '@nestjs/core';
  * (prints `profiling`), and SIGTERM stops it and writes the .cpuprofile before exiting: a profile of
  * the measured load only, without startup and warm-up. BENCH_CPU_PROFILE_INTERVAL: sampling
  * interval in µs (default 200).
+ *
+ * On exit it prints `eventloop p50_ms=… p99_ms=… max_ms=…`: the event loop's delay over the whole
+ * run (warm-up included), sampled every 10 ms by `monitorEventLoopDelay` (bench/run.sh reports it as
+ * the run's event-loop stalls).
  */
 
 type AdapterName = 'express' | 'fastify';
@@ -61,6 +78,22 @@ class UsersController {
   }
 }
 
+interface OrderBody {
+  customerId?: number;
+  items?: unknown[];
+}
+
+/** `POST /orders` with a JSON body (bench/wrk-mix.lua sends 201 bytes): body parsing and its size metric. */
+@Controller('orders')
+class OrdersController {
+  private next = 1;
+
+  @Post()
+  create(@Body() body: OrderBody) {
+    return { id: this.next++, customerId: body.customerId, items: Array.isArray(body.items) ? body.items.length : 0 };
+  }
+}
+
 @Controller()
 class HealthController {
   @Get('health')
@@ -74,9 +107,10 @@ async function appModule(instrumented: boolean): Promise<Type<unknown>> {
   const imports = [];
   if (instrumented) {
     const { PrometheusModule } = await import('../lib/index.js');
-    imports.push(PrometheusModule.forRoot());
+    const defaultMetrics = process.env.BENCH_DEFAULT_METRICS !== 'no';
+    imports.push(PrometheusModule.forRoot(defaultMetrics ? {} : { defaultMetrics: { enabled: false } }));
   }
-  @Module({ imports, controllers: [UsersController, HealthController] })
+  @Module({ imports, controllers: [UsersController, OrdersController, HealthController] })
   class AppModule {}
   return AppModule;
 }
@@ -109,6 +143,8 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2), process.env);
   const app = await createApp(options);
   await app.listen(options.port, options.host);
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
 
   const profileFile = process.env.BENCH_CPU_PROFILE;
   let stopProfiler: Promise<() => Promise<void>> | undefined;
@@ -126,6 +162,11 @@ async function main(): Promise<void> {
   const stop = () => {
     if (stopping) return;
     stopping = true;
+    loopDelay.disable();
+    const ms = (ns: number) => (ns / 1e6).toFixed(2);
+    process.stdout.write(
+      `eventloop p50_ms=${ms(loopDelay.percentile(50))} p99_ms=${ms(loopDelay.percentile(99))} max_ms=${ms(loopDelay.max)}\n`,
+    );
     // Exit even if a client keeps a connection open; process.exit() still writes --cpu-prof profiles.
     setTimeout(() => process.exit(0), 5000).unref();
     (stopProfiler ?? Promise.resolve(async () => {}))

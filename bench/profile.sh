@@ -6,7 +6,8 @@
 #   ADAPTER=fastify bash bench/profile.sh
 #
 # Settings: ADAPTER=fastify|express, VARIANTS="bare instrumented", DURATION=10 (profiled seconds),
-# WARMUP=3, CONNECTIONS=32, URL_PATH=/users/42, PORT=3902, SERVER_CPU=1, WRK_CPU=0,
+# WARMUP=5, TRAFFIC=mix (bench/wrk-mix.lua, issue 21's mix) or path (URL_PATH only),
+# CONNECTIONS=50 (mix) / 32 (path), URL_PATH=/users/42, PORT=3902, SERVER_CPU=1, WRK_CPU=0,
 # INTERVAL=200 (sampling interval, µs), TOP=25.
 # The .cpuprofile files stay in bench/results/profile-<timestamp>/ (open them in Chrome DevTools
 # or VS Code for flame graphs).
@@ -18,9 +19,14 @@ cd "$ROOT"
 ADAPTER=${ADAPTER:-fastify}
 VARIANTS=${VARIANTS:-"bare instrumented"}
 DURATION=${DURATION:-10}
-WARMUP=${WARMUP:-3}
-CONNECTIONS=${CONNECTIONS:-32}
+WARMUP=${WARMUP:-5}
+TRAFFIC=${TRAFFIC:-mix}
 URL_PATH=${URL_PATH:-/users/42}
+case $TRAFFIC in
+  mix) CONNECTIONS=${CONNECTIONS:-50} SCRIPT=bench/wrk-mix.lua URL_PATH=/ ;;
+  path) CONNECTIONS=${CONNECTIONS:-32} SCRIPT=bench/wrk-report.lua ;;
+  *) printf 'profile: TRAFFIC must be mix or path, not %s\n' "$TRAFFIC" >&2; exit 2 ;;
+esac
 PORT=${PORT:-3902}
 SERVER_CPU=${SERVER_CPU:-1}
 WRK_CPU=${WRK_CPU:-0}
@@ -79,10 +85,10 @@ for variant in $VARIANTS; do
   SERVER_PID=$!
   wait_for '^ready' "$log"
   url="http://$HOST:$PORT$URL_PATH"
-  "${PIN_WRK[@]}" wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" -s bench/wrk-report.lua "$url" >"$OUT/wrk-$variant-warmup.txt"
+  "${PIN_WRK[@]}" wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" -s "$SCRIPT" "$url" >"$OUT/wrk-$variant-warmup.txt"
   kill -USR2 "$SERVER_PID"
   wait_for '^profiling' "$log"
-  "${PIN_WRK[@]}" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/wrk-report.lua "$url" >"$OUT/wrk-$variant.txt"
+  "${PIN_WRK[@]}" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s "$SCRIPT" "$url" >"$OUT/wrk-$variant.txt"
   kill -TERM "$SERVER_PID"
   wait "$SERVER_PID" || true
   SERVER_PID=""

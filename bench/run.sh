@@ -10,6 +10,9 @@
 #   THREADS=1         wrk threads (-t)
 #   ADAPTERS="express fastify"
 #   URL_PATH=/users/42
+#   TRAFFIC="path mix"  path: every request to URL_PATH; mix: bench/wrk-mix.lua (issue 21: 60% GET /users/:id,
+#                     20% POST /orders with a 201-byte JSON body, 20% GET /health)
+#   MIX_CONNECTIONS=50 / MIX_WARMUP=5   wrk -c and warm-up seconds of the mix runs
 #   PORT=3901         the server listens on 127.0.0.1:PORT
 #   SERVER_CPU=1      core the server is pinned to (taskset -c)
 #   WRK_CPU=0         core wrk is pinned to
@@ -29,6 +32,9 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 ADAPTERS=${ADAPTERS:-"express fastify"}
 URL_PATH=${URL_PATH:-/users/42}
+TRAFFIC=${TRAFFIC:-"path mix"}
+MIX_CONNECTIONS=${MIX_CONNECTIONS:-50}
+MIX_WARMUP=${MIX_WARMUP:-5}
 PORT=${PORT:-3901}
 SERVER_CPU=${SERVER_CPU:-1}
 WRK_CPU=${WRK_CPU:-0}
@@ -39,11 +45,12 @@ HOST=127.0.0.1
 log() { printf '%s\n' "$*" >&2; }
 die() { log "bench: $*"; exit 2; }
 
-for v in ROUNDS DURATION WARMUP CONNECTIONS THREADS PORT; do
+for v in ROUNDS DURATION WARMUP CONNECTIONS THREADS PORT MIX_CONNECTIONS MIX_WARMUP; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
 done
 ((ROUNDS >= 1 && DURATION >= 1)) || die "ROUNDS and DURATION must be at least 1"
 for a in $ADAPTERS; do [[ $a == express || $a == fastify ]] || die "unknown adapter '$a'"; done
+for t in $TRAFFIC; do [[ $t == path || $t == mix ]] || die "unknown TRAFFIC '$t' (path or mix)"; done
 
 # --- tools -------------------------------------------------------------------------------------
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
@@ -119,10 +126,17 @@ start_server() { # adapter instrumented(yes|no) logfile
   die "the $adapter server (instrumented=$instrumented) was not ready within 30 s"
 }
 
-stop_server() {
+stop_server() { # [adapter round variant logfile]: records the event-loop delay the server printed at exit
   kill -TERM "$SERVER_PID" 2>/dev/null || true
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=""
+  [[ $# -eq 4 ]] || return 0
+  local line
+  line=$(grep '^eventloop ' "$4" | tail -n 1) || return 0
+  line=${line#eventloop }
+  log "    event loop delay (warm-up + measured): $line"
+  printf '{"type":"eventloop","adapter":"%s","traffic":"%s","round":%d,"variant":"%s","delay":{%s}}\n' \
+    "$1" "$RUN_TRAFFIC" "$2" "$3" "$(sed -E 's/([a-z0-9_]+)=([-0-9.]+)/"\1":\2/g; s/ /,/g' <<<"$line")" >>"$RUNS"
 }
 
 cpu_ticks() { # utime + stime of a process, in clock ticks (/proc/<pid>/stat fields 14 and 15)
@@ -149,10 +163,21 @@ children_ticks() { # CPU time of this shell's finished children (bash's `times`)
   }' "$RAW/.times"
 }
 
+# The traffic of the current runs (set per TRAFFIC in the loop below).
+RUN_TRAFFIC=path RUN_CONNECTIONS=$CONNECTIONS RUN_WARMUP=$WARMUP RUN_SCRIPT=bench/wrk-report.lua RUN_PATH=$URL_PATH
+set_traffic() { # path|mix
+  RUN_TRAFFIC=$1
+  if [[ $1 == mix ]]; then
+    RUN_CONNECTIONS=$MIX_CONNECTIONS RUN_WARMUP=$MIX_WARMUP RUN_SCRIPT=bench/wrk-mix.lua RUN_PATH=/
+  else
+    RUN_CONNECTIONS=$CONNECTIONS RUN_WARMUP=$WARMUP RUN_SCRIPT=bench/wrk-report.lua RUN_PATH=$URL_PATH
+  fi
+}
+
 run_wrk() { # seconds outfile -> prints the BENCH line as a JSON object
   local seconds=$1 out=$2
-  "${PIN_WRK[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${seconds}s" --latency -s bench/wrk-report.lua \
-    "http://$HOST:$PORT$URL_PATH" >"$out" 2>&1 || { cat "$out" >&2; die "wrk failed"; }
+  "${PIN_WRK[@]}" wrk -t"$THREADS" -c"$RUN_CONNECTIONS" -d"${seconds}s" --latency -s "$RUN_SCRIPT" \
+    "http://$HOST:$PORT$RUN_PATH" >"$out" 2>&1 || { cat "$out" >&2; die "wrk failed"; }
   local line
   line=$(grep '^BENCH ' "$out" | tail -n 1) || { cat "$out" >&2; die "no BENCH line in wrk's output"; }
   line=${line#BENCH }
@@ -165,32 +190,32 @@ json_num() { # json key -> value (flat objects of numbers only)
 }
 
 scrape_requests_total() { # adapter round warmup_requests measured_requests
-  local adapter=$1 round=$2 warm=$3 measured=$4 file="$RAW/metrics-$1.txt"
+  local adapter=$1 round=$2 warm=$3 measured=$4 file="$RAW/metrics-$1-$RUN_TRAFFIC.txt"
   if command -v curl >/dev/null 2>&1; then
     curl -sf "http://$HOST:$PORT/metrics" >"$file" || die "could not scrape /metrics"
   else
     node -e "fetch(process.argv[1]).then(r => r.text()).then(t => process.stdout.write(t))" \
       "http://$HOST:$PORT/metrics" >"$file" || die "could not scrape /metrics"
   fi
-  log "  /metrics of the last instrumented $adapter server (round $round):"
+  log "  /metrics of the last instrumented $adapter server ($RUN_TRAFFIC traffic, round $round):"
   grep '^http_requests_total' "$file" | sed 's/^/    /' >&2 || log "    (no http_requests_total line!)"
   local sum
   sum=$(awk '/^http_requests_total/ { s += $NF } END { printf "%d", s }' "$file")
   log "    sum $sum; wrk completed $warm (warm-up) + $measured (measured) = $((warm + measured))" \
-    "(the server may also have answered up to $CONNECTIONS requests in flight when each wrk run stopped)"
-  printf '{"type":"metrics","adapter":"%s","round":%d,"file":"%s","sum":%d,"wrk_requests":%d}\n' \
-    "$adapter" "$round" "$file" "$sum" $((warm + measured)) >>"$RUNS"
+    "(the server may also have answered up to $RUN_CONNECTIONS requests in flight when each wrk run stopped)"
+  printf '{"type":"metrics","adapter":"%s","traffic":"%s","round":%d,"file":"%s","sum":%d,"wrk_requests":%d}\n' \
+    "$adapter" "$RUN_TRAFFIC" "$round" "$file" "$sum" $((warm + measured)) >>"$RUNS"
 }
 
 one_run() { # adapter round position variant(bare|instrumented)
   local adapter=$1 round=$2 position=$3 variant=$4
   local yn=no
   [[ $variant == instrumented ]] && yn=yes
-  local tag="$adapter-r$round-$variant"
+  local tag="$adapter-$RUN_TRAFFIC-r$round-$variant"
   start_server "$adapter" "$yn" "$RAW/server-$tag.log"
   local pid=$SERVER_PID warm measured t0 t1 w0 w1 rss c0 c1 s0 s1 k0 k1
-  if ((WARMUP > 0)); then
-    warm=$(run_wrk "$WARMUP" "$RAW/wrk-$tag-warmup.txt")
+  if ((RUN_WARMUP > 0)); then
+    warm=$(run_wrk "$RUN_WARMUP" "$RAW/wrk-$tag-warmup.txt")
   else
     warm='{"requests":0}'
   fi
@@ -214,8 +239,8 @@ one_run() { # adapter round position variant(bare|instrumented)
   cores=$(printf '{"server_core":{"busy":%d,"idle":%d,"steal":%d,"others":%d},"wrk_core":{"busy":%d,"idle":%d,"steal":%d,"others":%d}}' \
     $((s1[0] - s0[0])) $((s1[1] - s0[1])) $((s1[2] - s0[2])) $((s1[0] - s0[0] - server_ticks)) \
     $((k1[0] - k0[0])) $((k1[1] - k0[1])) $((k1[2] - k0[2])) $((k1[0] - k0[0] - wrk_ticks)))
-  printf '{"type":"run","adapter":"%s","round":%d,"position":%d,"variant":"%s","cpu_ticks":%d,"wrk_cpu_ticks":%d,"clk_tck":%d,"wall_ns":%d,"rss_kb":%d,"cores":%s,"warmup":%s,"wrk":%s}\n' \
-    "$adapter" "$round" "$position" "$variant" "$server_ticks" "$wrk_ticks" "$CLK_TCK" $((w1 - w0)) "${rss:-0}" "$cores" \
+  printf '{"type":"run","adapter":"%s","traffic":"%s","connections":%d,"round":%d,"position":%d,"variant":"%s","cpu_ticks":%d,"wrk_cpu_ticks":%d,"clk_tck":%d,"wall_ns":%d,"rss_kb":%d,"cores":%s,"warmup":%s,"wrk":%s}\n' \
+    "$adapter" "$RUN_TRAFFIC" "$RUN_CONNECTIONS" "$round" "$position" "$variant" "$server_ticks" "$wrk_ticks" "$CLK_TCK" $((w1 - w0)) "${rss:-0}" "$cores" \
     "$warm" "$measured" >>"$RUNS"
 
   local req dur p99 errs
@@ -223,7 +248,7 @@ one_run() { # adapter round position variant(bare|instrumented)
   dur=$(json_num "$measured" duration_us)
   p99=$(json_num "$measured" p99_us)
   errs=$(awk -v m="$measured" 'BEGIN { n = split(m, a, /[,{}]/); s = 0; for (i = 1; i <= n; i++) if (a[i] ~ /"err_/) { split(a[i], kv, ":"); s += kv[2] } print s }')
-  awk -v a="$adapter" -v r="$round" -v R="$ROUNDS" -v v="$variant" -v req="$req" -v dur="$dur" -v p99="$p99" \
+  awk -v a="$adapter $RUN_TRAFFIC" -v r="$round" -v R="$ROUNDS" -v v="$variant" -v req="$req" -v dur="$dur" -v p99="$p99" \
     -v ticks="$server_ticks" -v hz="$CLK_TCK" -v wall=$((w1 - w0)) -v errs="$errs" \
     -v so=$((s1[0] - s0[0] - server_ticks)) -v ss=$((s1[2] - s0[2])) -v ko=$((k1[0] - k0[0] - wrk_ticks)) -v ks=$((k1[2] - k0[2])) 'BEGIN {
       cpu = ticks / hz
@@ -243,29 +268,38 @@ one_run() { # adapter round position variant(bare|instrumented)
   if [[ $variant == instrumented && $round -eq $ROUNDS ]]; then
     scrape_requests_total "$adapter" "$round" "$(json_num "$warm" requests | cut -d. -f1)" "$(json_num "$measured" requests | cut -d. -f1)"
   fi
-  stop_server
+  stop_server "$adapter" "$round" "$variant" "$RAW/server-$tag.log"
 }
 
 # --- runs --------------------------------------------------------------------------------------
 n_adapters=$(wc -w <<<"$ADAPTERS")
-log "bench: $ROUNDS round(s) x $n_adapters adapter(s), ${WARMUP}s warm-up + ${DURATION}s measured per run," \
-  "wrk -t$THREADS -c$CONNECTIONS http://$HOST:$PORT$URL_PATH; pinning: $PINNING"
-log "bench: about $((ROUNDS * n_adapters * 2 * (WARMUP + DURATION + 1))) s; raw output in $RAW/"
+per_round=0
+for t in $TRAFFIC; do
+  set_traffic "$t"
+  per_round=$((per_round + 2 * (RUN_WARMUP + DURATION + 1)))
+  log "bench: $t traffic: ${RUN_WARMUP}s warm-up + ${DURATION}s measured per run," \
+    "wrk -t$THREADS -c$RUN_CONNECTIONS -s $RUN_SCRIPT http://$HOST:$PORT$RUN_PATH"
+done
+log "bench: $ROUNDS round(s) x $n_adapters adapter(s) x traffic ($TRAFFIC); pinning: $PINNING"
+log "bench: about $((ROUNDS * n_adapters * per_round)) s; raw output in $RAW/"
 START_ISO=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
-for adapter in $ADAPTERS; do
-  log "bench: $adapter"
-  for ((round = 1; round <= ROUNDS; round++)); do
-    # Alternate which variant goes first, so that drift (thermal, neighbours) cancels out in the pairs.
-    if ((round % 2 == 1)); then order=(bare instrumented); else order=(instrumented bare); fi
-    one_run "$adapter" "$round" 1 "${order[0]}"
-    one_run "$adapter" "$round" 2 "${order[1]}"
+for traffic in $TRAFFIC; do
+  for adapter in $ADAPTERS; do
+    set_traffic "$traffic"
+    log "bench: $adapter, $traffic traffic"
+    for ((round = 1; round <= ROUNDS; round++)); do
+      # Alternate which variant goes first, so that drift (thermal, neighbours) cancels out in the pairs.
+      if ((round % 2 == 1)); then order=(bare instrumented); else order=(instrumented bare); fi
+      one_run "$adapter" "$round" 1 "${order[0]}"
+      one_run "$adapter" "$round" 2 "${order[1]}"
+    done
   done
 done
 
 # --- summary -----------------------------------------------------------------------------------
 export BENCH_STARTED="$START_ISO" BENCH_ROUNDS="$ROUNDS" BENCH_DURATION="$DURATION" BENCH_WARMUP="$WARMUP" \
-  BENCH_CONNECTIONS="$CONNECTIONS" BENCH_THREADS="$THREADS" BENCH_URL="http://$HOST:$PORT$URL_PATH" \
+  BENCH_CONNECTIONS="$CONNECTIONS" BENCH_MIX_CONNECTIONS="$MIX_CONNECTIONS" BENCH_MIX_WARMUP="$MIX_WARMUP" BENCH_TRAFFIC="$TRAFFIC" BENCH_THREADS="$THREADS" BENCH_URL="http://$HOST:$PORT$URL_PATH" \
   BENCH_PINNING="$PINNING" BENCH_TARGET="$TARGET" BENCH_NODE_ARGS="$NODE_ARGS" \
   BENCH_WRK_VERSION="$(wrk --version 2>&1 | head -n 1 | awk '{ print $1, $2 }' || true)" \
   BENCH_GIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$([[ -z $(git status --porcelain -- lib 2>/dev/null) ]] || echo '+uncommitted-lib-changes')"

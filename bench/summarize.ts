@@ -39,6 +39,9 @@ interface CoreTicks {
 interface RunRecord {
   type: 'run';
   adapter: string;
+  /** `path` (one URL, the default) or `mix` (bench/wrk-mix.lua); absent in results of older runs. */
+  traffic?: string;
+  connections?: number;
   round: number;
   position: number;
   variant: Variant;
@@ -55,10 +58,21 @@ interface RunRecord {
 interface MetricsRecord {
   type: 'metrics';
   adapter: string;
+  traffic?: string;
   round: number;
   file: string;
   sum: number;
   wrk_requests: number;
+}
+
+/** The event loop's delay over a run (warm-up included), printed by the server at exit, in ms. */
+interface EventLoopRecord {
+  type: 'eventloop';
+  adapter: string;
+  traffic?: string;
+  round: number;
+  variant: Variant;
+  delay: { p50_ms: number; p99_ms: number; max_ms: number };
 }
 
 interface RunSummary {
@@ -88,6 +102,8 @@ interface Pair {
   cpu_overhead_us: number;
   /** The largest share of the server's core taken by other processes or steal, in either run of the pair. */
   noise: number;
+  /** wrk -c of the pair's runs. */
+  connections?: number;
 }
 
 interface AdapterSummary {
@@ -147,23 +163,29 @@ const fmt = (x: number, digits = 0) => (Number.isFinite(x) ? x.toFixed(digits) :
 const pct = (x: number, digits = 1) => (Number.isFinite(x) ? `${(x * 100).toFixed(digits)}%` : 'n/a');
 const pad = (s: string, n: number) => s.padStart(n);
 
+/** What the runs are paired and summarised by: the adapter, and the traffic unless it is the single path. */
+function groupOf(r: { adapter: string; traffic?: string }): string {
+  return r.traffic === undefined || r.traffic === 'path' ? r.adapter : `${r.adapter} ${r.traffic}`;
+}
+
 function main(): void {
   const [runsPath, outPath] = process.argv.slice(2);
   if (!runsPath || !outPath) throw new Error('usage: summarize.js <runs.jsonl> <result.json>');
   const records = readFileSync(runsPath, 'utf8')
     .split('\n')
     .filter(l => l.trim() !== '')
-    .map(l => JSON.parse(l) as RunRecord | MetricsRecord);
+    .map(l => JSON.parse(l) as RunRecord | MetricsRecord | EventLoopRecord);
   const runs = records.filter((r): r is RunRecord => r.type === 'run');
   const checks = records.filter((r): r is MetricsRecord => r.type === 'metrics');
+  const loops = records.filter((r): r is EventLoopRecord => r.type === 'eventloop');
   const target = Number(env('BENCH_TARGET', '0.95'));
 
-  const adapters = [...new Set(runs.map(r => r.adapter))];
-  const summaries: AdapterSummary[] = adapters.map(adapter => {
-    const rounds = [...new Set(runs.filter(r => r.adapter === adapter).map(r => r.round))].sort((a, b) => a - b);
+  const groups = [...new Set(runs.map(groupOf))];
+  const summaries: AdapterSummary[] = groups.map(adapter => {
+    const rounds = [...new Set(runs.filter(r => groupOf(r) === adapter).map(r => r.round))].sort((a, b) => a - b);
     const pairs: Pair[] = [];
     for (const round of rounds) {
-      const inRound = runs.filter(r => r.adapter === adapter && r.round === round);
+      const inRound = runs.filter(r => groupOf(r) === adapter && r.round === round);
       const bare = inRound.find(r => r.variant === 'bare');
       const instr = inRound.find(r => r.variant === 'instrumented');
       if (!bare || !instr) continue;
@@ -178,12 +200,13 @@ function main(): void {
         cpu_ratio: i.cpu_us_per_req / b.cpu_us_per_req,
         cpu_overhead_us: i.cpu_us_per_req - b.cpu_us_per_req,
         noise: Math.max(b.noise_server_core, i.noise_server_core),
+        connections: bare.connections,
       });
     }
     const ratios = pairs.map(p => p.ratio);
     const bareRps = pairs.map(p => p.bare.rps);
     const medianRatio = median(ratios);
-    const check = checks.filter(c => c.adapter === adapter).at(-1);
+    const check = checks.filter(c => groupOf(c) === adapter).at(-1);
     let metrics_check: AdapterSummary['metrics_check'];
     if (check) {
       let lines: string[] = [];
@@ -224,6 +247,9 @@ function main(): void {
     wrk: {
       threads: Number(env('BENCH_THREADS')),
       connections: Number(env('BENCH_CONNECTIONS')),
+      traffic: env('BENCH_TRAFFIC', 'path'),
+      mix_connections: Number(env('BENCH_MIX_CONNECTIONS', '50')),
+      mix_warmup_s: Number(env('BENCH_MIX_WARMUP', '5')),
       url: env('BENCH_URL'),
     },
     wrk_version: env('BENCH_WRK_VERSION'),
@@ -237,13 +263,17 @@ function main(): void {
     target,
   };
   const pass = summaries.length > 0 && summaries.every(s => s.pass);
-  writeFileSync(outPath, `${JSON.stringify({ config, summaries, pass, runs }, null, 2)}\n`);
+  writeFileSync(outPath, `${JSON.stringify({ config, summaries, pass, runs, eventloop: loops }, null, 2)}\n`);
 
   const out: string[] = [];
   out.push('');
   out.push(
     `Summary: ${config.rounds} round(s) x ${config.duration_s}s (+${config.warmup_s}s warm-up), ` +
-      `wrk -t${config.wrk.threads} -c${config.wrk.connections} ${config.wrk.url}, node ${config.node}, ${config.cpu}`,
+      `wrk -t${config.wrk.threads} -c${config.wrk.connections} ${config.wrk.url}` +
+      (config.wrk.traffic.includes('mix')
+        ? ` and mix (bench/wrk-mix.lua, -c${config.wrk.mix_connections}, ${config.wrk.mix_warmup_s}s warm-up)`
+        : '') +
+      `, node ${config.node}, ${config.cpu}`,
   );
   out.push(`Pinning: ${config.pinning}. Lib at ${config.git}.`);
   for (const s of summaries) {
@@ -275,6 +305,14 @@ function main(): void {
         `server CPU ${pct(median(s.pairs.map(p => p.bare.server_cpu_util)), 0)} of a core (bare), ` +
         `${pct(median(s.pairs.map(p => p.instrumented.server_cpu_util)), 0)} (instr)`,
     );
+    const loopOf = (variant: Variant) => loops.filter(l => groupOf(l) === s.adapter && l.variant === variant);
+    if (loops.some(l => groupOf(l) === s.adapter)) {
+      const stalls = (variant: Variant) =>
+        `p99 ${fmt(median(loopOf(variant).map(l => l.delay.p99_ms)), 2)} ms, max ${fmt(median(loopOf(variant).map(l => l.delay.max_ms)), 2)} ms`;
+      out.push(
+        `event-loop delay (median of the runs, warm-up included): bare ${stalls('bare')}; instr ${stalls('instrumented')}`,
+      );
+    }
     const noisy = s.pairs.filter(p => p.noise > 0.05).map(p => p.round);
     if (noisy.length > 0) {
       out.push(
@@ -291,10 +329,12 @@ function main(): void {
     }
     if (s.metrics_check) {
       const c = s.metrics_check;
+      const connections =
+        s.pairs.length > 0 ? (s.pairs[0].connections ?? config.wrk.connections) : config.wrk.connections;
       out.push(
         `metrics check (last instrumented run): http_requests_total sum ${c.sum} vs wrk ${c.wrk_requests} ` +
-          `(warm-up + measured; up to ${config.wrk.connections} in flight per wrk run may add to the sum)` +
-          `${Math.abs(c.sum - c.wrk_requests) <= 2 * config.wrk.connections ? ' OK' : ' MISMATCH'}`,
+          `(warm-up + measured; up to ${connections} in flight per wrk run may add to the sum)` +
+          `${Math.abs(c.sum - c.wrk_requests) <= 2 * connections ? ' OK' : ' MISMATCH'}`,
       );
       for (const l of c.lines) out.push(`  ${l}`);
     }

@@ -39,9 +39,10 @@ export function observeAdapterReplies<R>(adapter: RepliesObserved<R>, observe: (
     observe(response);
     return isHeadersSent.call(this, response);
   };
-  adapter.reply = function (this: unknown, response, ...rest) {
+  // Every response passes here: named parameters, not a rest array and a spread call.
+  adapter.reply = function (this: unknown, response, body, statusCode) {
     observe(response);
-    return reply.call(this, response, ...rest);
+    return reply.call(this, response, body, statusCode);
   };
 }
 

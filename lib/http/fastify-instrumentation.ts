@@ -10,6 +10,7 @@ import { CONTROLLER_ROUTE_CONFIG, UNTRACKED_ROUTE_CONFIG } from '../prometheus.c
 import type { HttpMetricsRecorder, RouteInspector } from './http-metrics.recorder.js';
 import { type RequestHookHost, startInRequestHook } from './request-hook.js';
 import type { RecordedRequest, RequestRecord } from './request-record.js';
+import type { RouteSeries } from './route-series.js';
 
 type RawRequest = IncomingMessage & RecordedRequest & { [FASTIFY_RECORD]?: RequestRecord };
 
@@ -70,10 +71,15 @@ export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
   install(adapter: FastifyAdapterLike, report?: CompatReport): void {
     const recorder = this.recorder;
     const inspector: RouteInspector<never> = this;
+    // One close listener for every response (no closure per request): the record is on the request.
+    const onClose = function (this: ServerResponse): void {
+      const record = (this.req as RawRequest)[FASTIFY_RECORD];
+      if (record !== undefined) recorder.end(record, this, inspector);
+    };
     const track = (request: FastifyRequestLike, reply: FastifyReplyLike) => {
       let record = request.raw[FASTIFY_RECORD];
       if (record === undefined) {
-        record = recorder.begin(reply.raw, inspector);
+        record = recorder.beginShared(reply.raw, onClose, inspector);
         request.raw[FASTIFY_RECORD] = record;
       }
       if (record.reply === undefined) {
@@ -88,7 +94,7 @@ export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
     // emit copies the listener array.
     const server = adapter.getHttpServer?.() as Server | undefined;
     const wrapped = wrapFastifyRequestListener(server, (req: RawRequest, res) => {
-      req[FASTIFY_RECORD] = recorder.begin(res, inspector);
+      req[FASTIFY_RECORD] = recorder.beginShared(res, onClose, inspector);
     });
     if (!wrapped) report?.fastifyRequestListeners(server?.listenerCount?.('request'));
     // Hands Fastify's request and reply to the record (`app.inject()` has no request event: begins there).
@@ -111,9 +117,18 @@ export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
       if (config?.[CONTROLLER_ROUTE_CONFIG] === true && config[UNTRACKED_ROUTE_CONFIG] !== true) {
         const key = {};
         const template = route.url;
+        // The series of the route's (last) method, resolved on its first request: a Fastify route
+        // has one method (or a few, with `@All()`), and a series, once made, is kept for good.
+        let method: string | undefined;
+        let series: RouteSeries | null = null;
         const hook: Hook = (request, reply, done) => {
           const record = track(request, reply);
-          recorder.enterRoute(record, recorder.routeSeries(key, template, request.raw.method ?? 'GET', undefined));
+          const m = request.raw.method ?? 'GET';
+          if (m !== method) {
+            series = recorder.routeSeries(key, template, m, undefined);
+            method = m;
+          }
+          recorder.enterRoute(record, series);
           done();
         };
         hook[OWN_HOOK] = true;

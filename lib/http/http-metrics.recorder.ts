@@ -38,12 +38,28 @@ function toSize(length: unknown): number {
  * carried, so that a declared length that never arrives cannot be recorded. Reads no body.
  */
 function receivedBodySize(req: ServerResponse['req']): number {
-  // Node parses request headers on first access; by the end of the response they are parsed.
-  const declared = toSize(req.headers['content-length']);
+  const declared = declaredBodySize(req);
   if (declared === 0 || req.complete) return declared;
   const received = (req.socket as { bytesRead?: unknown } | null)?.bytesRead;
   // Fastify's inject() has no real socket: its body is given whole, in memory.
   return typeof received === 'number' && received < declared ? received : declared;
+}
+
+/**
+ * The request's `Content-Length`, read from its raw header lines: Node builds `req.headers` only
+ * when something reads it, and on Fastify a GET request often passes without anything doing so
+ * (building it lowercases and copies every header). Node's parser refuses differing duplicates.
+ */
+function declaredBodySize(req: ServerResponse['req']): number {
+  const raw = req.rawHeaders as readonly unknown[] | undefined;
+  if (!Array.isArray(raw)) return toSize(req.headers['content-length']);
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (typeof name === 'string' && name.length === 14 && name.toLowerCase() === 'content-length') {
+      return toSize(raw[i + 1]);
+    }
+  }
+  return 0;
 }
 
 /**
@@ -92,6 +108,22 @@ export class HttpMetricsRecorder {
     res.on('close', () => this.end(record, res, inspector));
     // HTTP/1.1 pipelining: a response queued behind another has no socket yet, and if the
     // connection closes it never emits `close`; its request does. Only queued responses pay for it.
+    if (res.socket === null) res.req.on('close', () => this.endQueued(record, res, inspector));
+    return record;
+  }
+
+  /**
+   * As `begin()`, for an adapter that keeps the record where `closeListener` finds it (Fastify: on
+   * the raw request) and passes it to `end()`: one listener function for all requests, where
+   * `begin()` allocates a closure per request.
+   */
+  beginShared(
+    res: ServerResponse,
+    closeListener: (this: ServerResponse) => void,
+    inspector: RouteInspector<never>,
+  ): RequestRecord {
+    const record = new RequestRecord(performance.now());
+    res.on('close', closeListener);
     if (res.socket === null) res.req.on('close', () => this.endQueued(record, res, inspector));
     return record;
   }
@@ -183,7 +215,7 @@ export class HttpMetricsRecorder {
   }
 
   /** The response ended or the client went away; `inspector` finds the route if it is not known yet. */
-  private end(record: RequestRecord, res: ServerResponse, inspector?: RouteInspector<never>): void {
+  end(record: RequestRecord, res: ServerResponse, inspector?: RouteInspector<never>): void {
     if (record.ended) return;
     record.ended = true;
     const status = responseCompleted(res) ? res.statusCode : CLIENT_CLOSED_REQUEST;

@@ -81,4 +81,24 @@ describe.each(ADAPTERS)('request size from a declared Content-Length (%s)', adap
     expect(count).toBe(1);
     expect(sum).toBe(Buffer.byteLength(body));
   });
+
+  // The size is read from the raw header lines (issue 21: Node builds req.headers only on demand).
+  it('a body framed by an upper-case CONTENT-LENGTH among other headers records its length', async () => {
+    const body = '{"a":1}';
+    const bytes =
+      'POST /size/echo HTTP/1.1\r\nHost: localhost\r\nX-Padding: content-length\r\n' +
+      `Content-Type: application/json\r\nCONTENT-LENGTH: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+    const reply = await rawExchange(portOf(app), bytes);
+    expect(reply.status).toBe(201);
+    const { count, sum } = await recordedSize('POST', '/size/echo');
+    expect(count).toBe(1);
+    expect(sum).toBe(body.length);
+  });
+
+  it('a GET without Content-Length records 0', async () => {
+    await request(app.getHttpServer()).get('/size/get').set('x-content-length', '99').expect(200);
+    const { count, sum } = await recordedSize('GET', '/size/get');
+    expect(count).toBe(1);
+    expect(sum).toBe(0);
+  });
 });
