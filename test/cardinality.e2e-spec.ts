@@ -39,6 +39,7 @@ import {
   sampleValue,
   sumOf,
 } from './utils/exposition.js';
+import { CapturingLogger } from './utils/capturing-logger.js';
 
 /*
  * The cardinality guard (maxSeriesPerMetric) and label value truncation (maxLabelValueLength),
@@ -48,42 +49,6 @@ import {
 const HELP = 'cardinality test metric';
 const OVERFLOW = '__overflow__';
 const OVERFLOW_TOTAL = 'prometheus_series_overflow_total';
-const CONTEXT = 'PrometheusModule';
-
-// ---------------------------------------------------------------------------------------------
-// Log capture: the app's logger, so the module's warnings can be counted
-// ---------------------------------------------------------------------------------------------
-
-class CapturingLogger implements LoggerService {
-  readonly entries: { level: string; message: string; context?: unknown }[] = [];
-  private record(level: string, message: unknown, params: unknown[]): void {
-    this.entries.push({ level, message: String(message), context: params[params.length - 1] });
-  }
-  log(message: unknown, ...params: unknown[]): void {
-    this.record('log', message, params);
-  }
-  error(message: unknown, ...params: unknown[]): void {
-    this.record('error', message, params);
-  }
-  warn(message: unknown, ...params: unknown[]): void {
-    this.record('warn', message, params);
-  }
-  debug(message: unknown, ...params: unknown[]): void {
-    this.record('debug', message, params);
-  }
-  verbose(message: unknown, ...params: unknown[]): void {
-    this.record('verbose', message, params);
-  }
-  fatal(message: unknown, ...params: unknown[]): void {
-    this.record('fatal', message, params);
-  }
-  /** Warnings of the module that mention `text`. */
-  warningsAbout(text: string): string[] {
-    return this.entries
-      .filter(e => e.level === 'warn' && e.context === CONTEXT && e.message.includes(text))
-      .map(e => e.message);
-  }
-}
 
 function prometheus(registry: Registry, options: PrometheusModuleOptions = {}) {
   return PrometheusModule.forRoot({ registry, defaultMetrics: { enabled: false }, ...options });

@@ -31,6 +31,10 @@ export class CapturingLogger implements LoggerService {
   warningsOf(context: string): string[] {
     return this.entries.filter(e => e.level === 'warn' && e.context === context).map(e => e.message);
   }
+  /** The warnings logged under `context` (the module's by default) that mention `text`. */
+  warningsAbout(text: string, context = 'PrometheusModule'): string[] {
+    return this.warningsOf(context).filter(message => message.includes(text));
+  }
   /** The errors logged (any context). */
   errors(): string[] {
     return this.entries.filter(e => e.level === 'error' || e.level === 'fatal').map(e => e.message);
