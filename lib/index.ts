@@ -27,6 +27,7 @@ export { type PushOptions, PushgatewayService } from './pushgateway/pushgateway.
 export { PrometheusFeatureModule } from './prometheus-feature.module.js';
 export { PrometheusModule } from './prometheus.module.js';
 export { PROMETHEUS_MODULE_OPTIONS, type PrometheusModuleExtras } from './prometheus.module-definition.js';
-export type { RenderedMetrics } from './endpoint/render-metrics.js';
-export { PrometheusService } from './prometheus.service.js';
-export { PROMETHEUS_OPTIONS, UNMATCHED_ROUTE } from './prometheus.constants.js';
+export type { RenderedMetrics } from './core/exposition/render-metrics.js';
+export { PrometheusService } from './runtime/prometheus.service.js';
+export { PROMETHEUS_OPTIONS } from './runtime/runtime.constants.js';
+export { UNMATCHED_ROUTE } from './http/http.constants.js';

@@ -13,9 +13,9 @@ import {
 } from 'prom-client';
 import { getToken } from './decorators/inject-metric.decorator.js';
 import type { MetricProviderDefinition } from './interfaces/index.js';
-import { ensurePromMetric } from './metrics/prom-metrics.js';
-import type { MetricKind } from './metrics/series-metric.js';
-import { PROMETHEUS_OPTIONS } from './prometheus.constants.js';
+import { ensurePromMetric } from './core/prom-metrics.js';
+import type { MetricKind } from './core/series-family.js';
+import { PROMETHEUS_OPTIONS } from './runtime/runtime.constants.js';
 import type { ResolvedPrometheusOptions } from './prometheus-options.js';
 
 /**

@@ -12,16 +12,9 @@ import type {
   TransportMetricsOptions,
 } from './interfaces/index.js';
 import { DEFAULT_CLUSTER_TIMEOUT_MS } from './cluster/cluster.constants.js';
-import { DEFAULT_MAX_CONCURRENT_SCRAPES } from './endpoint/shared-scrapes.js';
-import { assertBuckets, assertLabelName, assertMetricName } from './metrics/metric-names.js';
-import {
-  DEFAULT_DURATION_BUCKETS,
-  DEFAULT_MAX_LABEL_VALUE_LENGTH,
-  DEFAULT_MAX_SERIES_PER_METRIC,
-  DEFAULT_METRICS_HOST,
-  DEFAULT_METRICS_PATH,
-  DEFAULT_SIZE_BUCKETS,
-} from './prometheus.constants.js';
+import { DEFAULT_MAX_CONCURRENT_SCRAPES } from './core/exposition/shared-scrapes.js';
+import { assertBuckets, assertLabelName, assertMetricName } from './core/metric-names.js';
+import { DEFAULT_DURATION_BUCKETS, DEFAULT_MAX_LABEL_VALUE_LENGTH, DEFAULT_MAX_SERIES_PER_METRIC, DEFAULT_METRICS_HOST, DEFAULT_METRICS_PATH, DEFAULT_SIZE_BUCKETS } from './core/core.constants.js';
 
 export interface ResolvedHttpOptions {
   prefix: string;

@@ -1,7 +1,7 @@
 import { type DynamicModule, Module, type NestModule, type Provider, type Type, UseGuards } from '@nestjs/common';
 import { Pushgateway } from 'prom-client';
 import { APP_FILTER, DiscoveryModule } from '@nestjs/core';
-import { CardinalityGuard } from './cardinality/cardinality-guard.js';
+import { CardinalityGuard } from './core/cardinality-guard.js';
 import { ClusterWorker } from './cluster/cluster-worker.js';
 import { identifiedByDefinitions } from './compat/dynamic-module.js';
 import { PrometheusMetricsServer } from './endpoint/metrics-server.js';
@@ -21,10 +21,11 @@ import { HttpMetricsService } from './http/http-metrics.service.js';
 import { getMetricToken } from './decorators/inject-metric.decorator.js';
 import { declaredMetricNames } from './decorators/metric-declarations.js';
 import type { MetricProviderDefinition } from './interfaces/index.js';
-import { MethodMetricsExplorer } from './method-metrics/method-metrics.explorer.js';
+import { MethodMetricsExplorer } from './methods/method-metrics.explorer.js';
 import { makeMetricProviders } from './metric.providers.js';
 import { PrometheusFeatureModule } from './prometheus-feature.module.js';
-import { DEFAULT_METRICS_PATH, PROMETHEUS_OPTIONS } from './prometheus.constants.js';
+import { DEFAULT_METRICS_PATH } from './core/core.constants.js';
+import { PROMETHEUS_OPTIONS } from './runtime/runtime.constants.js';
 import {
   ASYNC_OPTIONS_TYPE,
   ConfigurableModuleClass,
@@ -33,7 +34,7 @@ import {
   type PrometheusModuleExtras,
 } from './prometheus.module-definition.js';
 import { resolveEnabledOptions, type ResolvedPrometheusOptions } from './prometheus-options.js';
-import { PrometheusService } from './prometheus.service.js';
+import { PrometheusService } from './runtime/prometheus.service.js';
 
 const METRICS_ROUTE = Symbol('METRICS_ROUTE');
 

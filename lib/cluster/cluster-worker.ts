@@ -1,10 +1,10 @@
 import cluster from 'node:cluster';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { describeError } from '../metrics/describe-error.js';
-import { type RenderedMetrics, renderRegistry } from '../endpoint/render-metrics.js';
-import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
+import { describeError } from '../core/describe-error.js';
+import { type RenderedMetrics, renderRegistry } from '../core/exposition/render-metrics.js';
+import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
-import { PrometheusService } from '../prometheus.service.js';
+import { PrometheusService } from '../runtime/prometheus.service.js';
 import {
   CLUSTER_METRICS_REQUEST,
   CLUSTER_METRICS_RESPONSE,

@@ -2,12 +2,12 @@ import type { Cluster, Worker } from 'node:cluster';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
-import { describeError } from '../metrics/describe-error.js';
+import { describeError } from '../core/describe-error.js';
 import { AggregatorRegistry } from 'prom-client';
-import { close, createMetricsHttpServer, listen, serverUrl } from '../endpoint/metrics-http-server.js';
-import { type MetricsJson, type RenderedMetrics, renderRegistry } from '../endpoint/render-metrics.js';
-import { DEFAULT_MAX_CONCURRENT_SCRAPES, SharedScrapes } from '../endpoint/shared-scrapes.js';
-import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PATH } from '../prometheus.constants.js';
+import { close, createMetricsHttpServer, listen, serverUrl } from '../core/exposition/metrics-http-server.js';
+import { type MetricsJson, type RenderedMetrics, renderRegistry } from '../core/exposition/render-metrics.js';
+import { DEFAULT_MAX_CONCURRENT_SCRAPES, SharedScrapes } from '../core/exposition/shared-scrapes.js';
+import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PATH } from '../core/core.constants.js';
 import {
   CLUSTER_METRICS_REQUEST,
   CLUSTER_METRICS_RESPONSE,

@@ -3,7 +3,7 @@
 // test fails when it changes. `npm run test:matrix` runs those tests on Fastify 4 (NestJS 10) and
 // Fastify 5 (NestJS 11 and 12).
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { FASTIFY_ROUTE_CONFIG_METADATA } from '../prometheus.constants.js';
+import { FASTIFY_ROUTE_CONFIG_METADATA } from './nest-constants.js';
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 

@@ -16,3 +16,11 @@ export {
 
 // The type of the wrappers `DiscoveryService` returns (a type only: erased from the build).
 export type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
+
+// Metadata keys of Nest packages the module reads without importing them.
+
+/** `@nestjs/platform-fastify`'s key for `@RouteConfig()`: Nest turns it into the route's config. */
+export const FASTIFY_ROUTE_CONFIG_METADATA = '__fastify_route_config__';
+
+/** `@nestjs/swagger`'s metadata of `@ApiExcludeController()`: set without importing the package. */
+export const SWAGGER_EXCLUDE_CONTROLLER_METADATA = 'swagger/apiExcludeController';

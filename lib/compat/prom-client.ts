@@ -5,7 +5,7 @@ import type { Registry, RegistryContentType } from 'prom-client';
 
 /**
  * Registers an object that is not one of prom-client's metric classes: the module's own series
- * metrics (lib/metrics/) and the snapshots the cluster primary renders.
+ * metrics (lib/core/) and the snapshots the cluster primary renders.
  *
  * Relies on: `Registry.registerMetric()` storing any object with a `name`, and
  * `registry.metrics()` / `getMetricsAsJSON()` formatting what its `get()` resolves to

@@ -1,5 +1,5 @@
 import { SetMetadata } from '@nestjs/common';
-import { DO_NOT_TRACK_METADATA } from '../prometheus.constants.js';
+import { DO_NOT_TRACK_METADATA } from './decorator.constants.js';
 
 /**
  * Leaves a handler, or every handler of a controller, out of the default HTTP metrics (and a

@@ -4,8 +4,8 @@ import type {
   HistogramDecoratorOptions,
   SummaryDecoratorOptions,
 } from '../interfaces/index.js';
-import type { MetricKind } from '../metrics/series-metric.js';
-import { METRIC_DECORATORS_METADATA } from '../prometheus.constants.js';
+import type { MetricKind } from '../core/series-family.js';
+import { METRIC_DECORATORS_METADATA } from './decorator.constants.js';
 
 export type MetricDecoratorOptions =
   CounterDecoratorOptions | GaugeDecoratorOptions | HistogramDecoratorOptions | SummaryDecoratorOptions;

@@ -1,10 +1,10 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { describeError } from '../metrics/describe-error.js';
-import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
+import { describeError } from '../core/describe-error.js';
+import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
-import { close, createMetricsHttpServer, listen, serverUrl } from './metrics-http-server.js';
+import { close, createMetricsHttpServer, listen, serverUrl } from '../core/exposition/metrics-http-server.js';
 import { ScrapeHandler } from './scrape-handler.js';
 
 /**

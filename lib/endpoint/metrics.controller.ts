@@ -2,9 +2,10 @@ import { Controller, Get, Inject, NotFoundException, Req, Res, type Type, VERSIO
 import { HttpAdapterHost } from '@nestjs/core';
 import { bodyKeepingContentType } from '../compat/express-response.js';
 import { DoNotTrack } from '../decorators/do-not-track.decorator.js';
-import { PROMETHEUS_OPTIONS, SWAGGER_EXCLUDE_CONTROLLER_METADATA } from '../prometheus.constants.js';
+import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
+import { SWAGGER_EXCLUDE_CONTROLLER_METADATA } from '../compat/nest-constants.js';
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
-import { requestedNames } from './render-metrics.js';
+import { requestedNames } from '../core/exposition/render-metrics.js';
 import { ScrapeHandler } from './scrape-handler.js';
 
 interface ScrapeRequest {

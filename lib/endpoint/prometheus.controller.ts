@@ -10,9 +10,10 @@ import {
   VERSION_NEUTRAL,
 } from '@nestjs/common';
 import { DoNotTrack } from '../decorators/do-not-track.decorator.js';
-import { PROMETHEUS_OPTIONS, SWAGGER_EXCLUDE_CONTROLLER_METADATA } from '../prometheus.constants.js';
+import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
+import { SWAGGER_EXCLUDE_CONTROLLER_METADATA } from '../compat/nest-constants.js';
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
-import { requestedNames } from './render-metrics.js';
+import { requestedNames } from '../core/exposition/render-metrics.js';
 import { ScrapeHandler } from './scrape-handler.js';
 
 /** Nest's metadata keys of `@Controller()` (the same in Nest 11 and 12). */

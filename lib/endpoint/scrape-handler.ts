@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ClusterWorker } from '../cluster/cluster-worker.js';
-import { describeError } from '../metrics/describe-error.js';
-import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
+import { describeError } from '../core/describe-error.js';
+import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
-import { type ScrapeResponse, scrapeFailure } from './scrape-response.js';
-import { SharedScrapes } from './shared-scrapes.js';
+import { type ScrapeResponse, scrapeFailure } from '../core/exposition/scrape-response.js';
+import { SharedScrapes } from '../core/exposition/shared-scrapes.js';
 
 /** Answers a scrape, on the app's port or the metrics port: this process's registry, or the cluster's. */
 @Injectable()

@@ -1,10 +1,10 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { CardinalityGuard } from '../cardinality/cardinality-guard.js';
-import { MetricFactory } from '../metrics/metric-factory.js';
-import type { SeriesCounter } from '../metrics/series-counter.js';
-import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
+import { CardinalityGuard } from '../core/cardinality-guard.js';
+import { MetricFactory } from '../core/metric-factory.js';
+import type { SeriesCounter } from '../core/counter-family.js';
+import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
 import type { ResolvedHttpClientOptions, ResolvedPrometheusOptions } from '../prometheus-options.js';
-import { PrometheusService } from '../prometheus.service.js';
+import { PrometheusService } from '../runtime/prometheus.service.js';
 import { type HttpClientMetrics, HttpClientRecorder } from './http-client-recorder.js';
 
 const DECLARED_BY = 'PrometheusModule (httpClient)';

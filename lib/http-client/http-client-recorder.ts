@@ -1,9 +1,9 @@
 import diagnostics from 'node:diagnostics_channel';
-import type { SeriesCounter } from '../metrics/series-counter.js';
-import type { SeriesHistogram } from '../metrics/series-histogram.js';
+import type { SeriesCounter } from '../core/counter-family.js';
+import type { SeriesHistogram } from '../core/histogram-family.js';
 import type { ResolvedHttpClientOptions } from '../prometheus-options.js';
 import { ownAgents } from './own-agents.js';
-import { matchesPattern } from '../metrics/label-values.js';
+import { matchesPattern } from '../core/label-values.js';
 
 /** Hosts remembered with their label; beyond this, labels are worked out again each time. */
 const HOST_CACHE_SIZE = 1000;

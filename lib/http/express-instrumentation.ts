@@ -9,7 +9,7 @@ import {
 } from '../compat/express-router.js';
 import { METHOD_METADATA } from '../compat/nest-constants.js';
 import type { CompatReport } from '../compat/self-check.js';
-import { DO_NOT_TRACK_METADATA } from '../prometheus.constants.js';
+import { DO_NOT_TRACK_METADATA } from '../decorators/decorator.constants.js';
 import type { HttpMetricsRecorder, RouteInspector } from './http-metrics.recorder.js';
 import { type RequestHookHost, startInRequestHook } from './request-hook.js';
 import type { RecordedRequest, RequestRecord } from './request-record.js';

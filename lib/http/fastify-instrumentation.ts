@@ -6,7 +6,7 @@ import {
   wrapNotFoundHandler,
 } from '../compat/fastify-server.js';
 import type { CompatReport } from '../compat/self-check.js';
-import { CONTROLLER_ROUTE_CONFIG, UNTRACKED_ROUTE_CONFIG } from '../prometheus.constants.js';
+import { CONTROLLER_ROUTE_CONFIG, UNTRACKED_ROUTE_CONFIG } from './http.constants.js';
 import type { HttpMetricsRecorder, RouteInspector } from './http-metrics.recorder.js';
 import { type RequestHookHost, startInRequestHook } from './request-hook.js';
 import type { RecordedRequest, RequestRecord } from './request-record.js';

@@ -1,14 +1,14 @@
 import type { ServerResponse } from 'node:http';
 import { Logger } from '@nestjs/common';
-import { CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE } from '../prometheus.constants.js';
+import { CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE } from './http.constants.js';
 import type { HttpRequestInfo } from '../interfaces/index.js';
 import type { ResolvedHttpOptions } from '../prometheus-options.js';
 import type { HttpMetrics } from './http-metrics.js';
 import { takeObservedException } from './exception-spy.js';
 import { type RecordedRequest, RequestRecord, requestExceptions } from './request-record.js';
 import { RouteSeries } from './route-series.js';
-import { exceptionName, matchesPattern } from '../metrics/label-values.js';
-import { describeError } from '../metrics/describe-error.js';
+import { exceptionName, matchesPattern } from '../core/label-values.js';
+import { describeError } from '../core/describe-error.js';
 import { isInjectedResponse } from '../compat/light-my-request.js';
 
 const UNMATCHED_KEY = Symbol('unmatched');

@@ -7,13 +7,13 @@ import {
   ModulesContainer,
   Reflector,
 } from '@nestjs/core';
-import { CardinalityGuard } from '../cardinality/cardinality-guard.js';
+import { CardinalityGuard } from '../core/cardinality-guard.js';
 import { observeAdapterReplies, probeFilterSelection } from '../compat/exception-layer.js';
 import { METHOD_METADATA } from '../compat/nest-constants.js';
 import { CompatReport } from '../compat/self-check.js';
 import { TransportMetricsExplorer } from '../transports/transport-metrics.explorer.js';
 import { GRAPHQL_MODULE_OPTIONS } from '../transports/transport.constants.js';
-import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
+import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
 import { type ExpressAdapterLike, ExpressInstrumentation } from './express-instrumentation.js';
 import { type FastifyAdapterLike, FastifyInstrumentation } from './fastify-instrumentation.js';

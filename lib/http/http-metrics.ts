@@ -1,10 +1,10 @@
 import type { Registry, Summary } from 'prom-client';
-import type { CardinalityGuard } from '../cardinality/cardinality-guard.js';
-import { MetricFactory } from '../metrics/metric-factory.js';
-import { ensurePromMetric } from '../metrics/prom-metrics.js';
-import type { SeriesCounter } from '../metrics/series-counter.js';
-import type { SeriesGauge } from '../metrics/series-gauge.js';
-import type { SeriesHistogram } from '../metrics/series-histogram.js';
+import type { CardinalityGuard } from '../core/cardinality-guard.js';
+import { MetricFactory } from '../core/metric-factory.js';
+import { ensurePromMetric } from '../core/prom-metrics.js';
+import type { SeriesCounter } from '../core/counter-family.js';
+import type { SeriesGauge } from '../core/gauge-family.js';
+import type { SeriesHistogram } from '../core/histogram-family.js';
 import type { ResolvedHttpOptions } from '../prometheus-options.js';
 
 const DECLARED_BY = 'PrometheusModule (default HTTP metrics)';

@@ -1,11 +1,8 @@
 import { EXCEPTION_FILTERS_METADATA, METHOD_METADATA } from '../compat/nest-constants.js';
 import type { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
-import {
-  CONTROLLER_ROUTE_CONFIG,
-  DO_NOT_TRACK_METADATA,
-  FASTIFY_ROUTE_CONFIG_METADATA,
-  UNTRACKED_ROUTE_CONFIG,
-} from '../prometheus.constants.js';
+import { CONTROLLER_ROUTE_CONFIG, UNTRACKED_ROUTE_CONFIG } from './http.constants.js';
+import { DO_NOT_TRACK_METADATA } from '../decorators/decorator.constants.js';
+import { FASTIFY_ROUTE_CONFIG_METADATA } from '../compat/nest-constants.js';
 import { exceptionObserver } from './exception-spy.js';
 
 type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;

@@ -1,9 +1,9 @@
-import { CounterSeries } from '../metrics/series-counter.js';
-import { OVERFLOW_LABEL_VALUE } from '../prometheus.constants.js';
-import { GaugeSeries } from '../metrics/series-gauge.js';
-import type { HistogramSeries } from '../metrics/series-histogram.js';
+import { CounterSeries } from '../core/counter-family.js';
+import { OVERFLOW_LABEL_VALUE } from '../core/core.constants.js';
+import { GaugeSeries } from '../core/gauge-family.js';
+import type { HistogramSeries } from '../core/histogram-family.js';
 import type { HttpMetrics } from './http-metrics.js';
-import { MAX_CACHED_EXCEPTION_NAMES } from '../metrics/label-values.js';
+import { MAX_CACHED_EXCEPTION_NAMES } from '../core/label-values.js';
 
 type LabelValues = readonly (string | number)[];
 

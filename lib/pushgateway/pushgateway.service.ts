@@ -8,12 +8,12 @@ import {
   type OnModuleDestroy,
   type OnModuleInit,
 } from '@nestjs/common';
-import { renderRegistry } from '../endpoint/render-metrics.js';
+import { renderRegistry } from '../core/exposition/render-metrics.js';
 import { ownAgents } from '../http-client/own-agents.js';
-import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
+import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
 import type { ResolvedPrometheusOptions, ResolvedPushgatewayOptions } from '../prometheus-options.js';
-import { PrometheusService } from '../prometheus.service.js';
-import { describeError } from '../metrics/describe-error.js';
+import { PrometheusService } from '../runtime/prometheus.service.js';
+import { describeError } from '../core/describe-error.js';
 import { gatewayRequest, loggableUrl } from './gateway-request.js';
 
 /**

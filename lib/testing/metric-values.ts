@@ -1,7 +1,7 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import type { Registry } from 'prom-client';
-import { inProgressGauges } from '../metrics/in-progress-gauges.js';
-import { PrometheusService } from '../prometheus.service.js';
+import { inProgressGauges } from '../core/in-progress-gauges.js';
+import { PrometheusService } from '../runtime/prometheus.service.js';
 
 type Labels = Record<string, string | number>;
 type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;

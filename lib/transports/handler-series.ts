@@ -1,8 +1,8 @@
-import type { CounterSeries } from '../metrics/series-counter.js';
-import type { GaugeSeries } from '../metrics/series-gauge.js';
-import type { HistogramSeries } from '../metrics/series-histogram.js';
+import type { CounterSeries } from '../core/counter-family.js';
+import type { GaugeSeries } from '../core/gauge-family.js';
+import type { HistogramSeries } from '../core/histogram-family.js';
 import type { TransportFamily } from './transport-family.js';
-import { exceptionName, MAX_CACHED_EXCEPTION_NAMES } from '../metrics/label-values.js';
+import { exceptionName, MAX_CACHED_EXCEPTION_NAMES } from '../core/label-values.js';
 
 interface OutcomeSeries {
   readonly calls: CounterSeries;

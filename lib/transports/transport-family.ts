@@ -1,9 +1,9 @@
-import type { SeriesCounter } from '../metrics/series-counter.js';
-import type { SeriesGauge } from '../metrics/series-gauge.js';
-import type { SeriesHistogram } from '../metrics/series-histogram.js';
+import type { SeriesCounter } from '../core/counter-family.js';
+import type { SeriesGauge } from '../core/gauge-family.js';
+import type { SeriesHistogram } from '../core/histogram-family.js';
 import type { ResolvedTransportOptions } from '../prometheus-options.js';
 import { HandlerSeries } from './handler-series.js';
-import { matchesPattern } from '../metrics/label-values.js';
+import { matchesPattern } from '../core/label-values.js';
 
 export interface TransportFamilyMetrics {
   /** `<labels>, outcome` */

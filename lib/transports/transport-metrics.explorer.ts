@@ -1,12 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { MetadataScanner, ModulesContainer } from '@nestjs/core';
-import { CardinalityGuard } from '../cardinality/cardinality-guard.js';
+import { CardinalityGuard } from '../core/cardinality-guard.js';
 import { INTERCEPTORS_METADATA } from '../compat/nest-constants.js';
-import { MethodMetricsExplorer } from '../method-metrics/method-metrics.explorer.js';
-import { MetricFactory } from '../metrics/metric-factory.js';
-import { DO_NOT_TRACK_METADATA, PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
+import { MethodMetricsExplorer } from '../methods/method-metrics.explorer.js';
+import { MetricFactory } from '../core/metric-factory.js';
+import { DO_NOT_TRACK_METADATA } from '../decorators/decorator.constants.js';
+import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
 import type { ResolvedPrometheusOptions, ResolvedTransportOptions } from '../prometheus-options.js';
-import { PrometheusService } from '../prometheus.service.js';
+import { PrometheusService } from '../runtime/prometheus.service.js';
 import { countGuardRejections } from './guard-rejections.js';
 import { TransportFamily } from './transport-family.js';
 import { transportMetricsInterceptor } from './transport-metrics.interceptor.js';

@@ -1,9 +1,9 @@
 import type { Registry } from 'prom-client';
-import type { CardinalityGuard } from '../cardinality/cardinality-guard.js';
+import type { CardinalityGuard } from './cardinality-guard.js';
 import { ensureMetric } from './metric-registrar.js';
-import { SeriesCounter } from './series-counter.js';
-import { SeriesGauge } from './series-gauge.js';
-import { SeriesHistogram } from './series-histogram.js';
+import { SeriesCounter } from './counter-family.js';
+import { SeriesGauge } from './gauge-family.js';
+import { SeriesHistogram } from './histogram-family.js';
 
 /** Creates (or finds) the module's own series metrics in a registry, held to the guard's limits. */
 export class MetricFactory {

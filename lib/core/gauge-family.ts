@@ -1,5 +1,5 @@
-import type { CounterSeries } from './series-counter.js';
-import { type Labels, type Sample, SeriesMetric } from './series-metric.js';
+import type { CounterSeries } from './counter-family.js';
+import { type Labels, type Sample, SeriesMetric } from './series-family.js';
 
 export class GaugeSeries {
   value = 0;

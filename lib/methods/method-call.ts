@@ -1,7 +1,7 @@
 import type { Counter, Gauge, Histogram, Summary } from 'prom-client';
 import type { MetricCallContext } from '../interfaces/index.js';
 import type { MethodMetric } from './method-metric.js';
-import { describeError } from '../metrics/describe-error.js';
+import { describeError } from '../core/describe-error.js';
 
 type Labels = Record<string, string | number>;
 

@@ -1,9 +1,9 @@
 import type { Logger } from '@nestjs/common';
-import type { CardinalityGuard } from '../cardinality/cardinality-guard.js';
+import type { CardinalityGuard } from '../core/cardinality-guard.js';
 import type { LabelValue, MetricCallContext } from '../interfaces/index.js';
-import type { PromMetric } from '../metrics/prom-metrics.js';
-import type { MetricKind } from '../metrics/series-metric.js';
-import { describeError } from '../metrics/describe-error.js';
+import type { PromMetric } from '../core/prom-metrics.js';
+import type { MetricKind } from '../core/series-family.js';
+import { describeError } from '../core/describe-error.js';
 
 type Labels = Record<string, string | number>;
 type LabelFn = (context: MetricCallContext) => unknown;

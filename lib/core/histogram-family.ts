@@ -1,5 +1,5 @@
-import type { CounterSeries } from './series-counter.js';
-import { type Exemplar, exemplarFits, type Labels, type Sample, SeriesMetric } from './series-metric.js';
+import type { CounterSeries } from './counter-family.js';
+import { type Exemplar, exemplarFits, type Labels, type Sample, SeriesMetric } from './series-family.js';
 
 export class HistogramSeries {
   /** Non-cumulative counts; the last slot is +Inf. */

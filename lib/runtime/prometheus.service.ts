@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, type Gauge, type Registry } from 'prom-client';
-import { type RenderedMetrics, renderRegistry } from './endpoint/render-metrics.js';
-import { ensureCollectErrorsCounter, guardCollectors } from './metrics/collect-guard.js';
-import { ensurePromMetric } from './metrics/prom-metrics.js';
-import { PROMETHEUS_OPTIONS } from './prometheus.constants.js';
-import type { ResolvedPrometheusOptions } from './prometheus-options.js';
+import { type RenderedMetrics, renderRegistry } from '../core/exposition/render-metrics.js';
+import { ensureCollectErrorsCounter, guardCollectors } from '../core/collect-guard.js';
+import { ensurePromMetric } from '../core/prom-metrics.js';
+import { PROMETHEUS_OPTIONS } from './runtime.constants.js';
+import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
 
 /**
  * The registry the module fills and serves; inject it to read or extend the metrics.

@@ -1,5 +1,5 @@
-import type { Labels } from '../metrics/series-metric.js';
-import { OVERFLOW_LABEL_VALUE } from '../prometheus.constants.js';
+import type { Labels } from './series-family.js';
+import { OVERFLOW_LABEL_VALUE } from './core.constants.js';
 
 /** The label set of a metric's overflow series: every label `__overflow__`. */
 export function overflowLabels(labelNames: readonly string[]): Labels {

@@ -1,5 +1,5 @@
 import { Registry, type RegistryContentType } from 'prom-client';
-import { registerCollectableMetric } from '../compat/prom-client.js';
+import { registerCollectableMetric } from '../../compat/prom-client.js';
 
 /**
  * An exposition rendered for one scrape: its `Content-Type` and its text.

@@ -1,4 +1,4 @@
-import { type Exemplar, exemplarFits, type Labels, type Sample, SeriesMetric } from './series-metric.js';
+import { type Exemplar, exemplarFits, type Labels, type Sample, SeriesMetric } from './series-family.js';
 
 export class CounterSeries {
   value = 0;

@@ -4,11 +4,11 @@ import { INTERCEPTORS_METADATA, METHOD_METADATA, type InstanceWrapper } from '..
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { declarationsNamed, declarationsOf, type MetricDeclaration } from '../decorators/metric-declarations.js';
 import type { CounterDecoratorOptions, LabelValue } from '../interfaces/index.js';
-import { inProgressGauges } from '../metrics/in-progress-gauges.js';
-import { ensurePromMetric, type PromMetric } from '../metrics/prom-metrics.js';
-import { CardinalityGuard } from '../cardinality/cardinality-guard.js';
-import { PrometheusService } from '../prometheus.service.js';
-import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
+import { inProgressGauges } from '../core/in-progress-gauges.js';
+import { ensurePromMetric, type PromMetric } from '../core/prom-metrics.js';
+import { CardinalityGuard } from '../core/cardinality-guard.js';
+import { PrometheusService } from '../runtime/prometheus.service.js';
+import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
 import { instrumentMethod, metricsRefOf } from './instrument-method.js';
 import { MethodMetric } from './method-metric.js';

@@ -1,9 +1,9 @@
 import { Logger } from '@nestjs/common';
 import type { Registry } from 'prom-client';
-import { ensureMetric } from '../metrics/metric-registrar.js';
-import { type CounterSeries, SeriesCounter } from '../metrics/series-counter.js';
-import type { Labels } from '../metrics/series-metric.js';
-import { OVERFLOW_LABEL_VALUE } from '../prometheus.constants.js';
+import { ensureMetric } from './metric-registrar.js';
+import { type CounterSeries, SeriesCounter } from './counter-family.js';
+import type { Labels } from './series-family.js';
+import { OVERFLOW_LABEL_VALUE } from './core.constants.js';
 import { overflowLabels } from './overflow-labels.js';
 
 export const OVERFLOW_METRIC = 'prometheus_series_overflow_total';

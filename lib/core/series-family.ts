@@ -1,6 +1,6 @@
-import type { CardinalityGuard } from '../cardinality/cardinality-guard.js';
-import { overflowLabels } from '../cardinality/overflow-labels.js';
-import type { CounterSeries } from './series-counter.js';
+import type { CardinalityGuard } from './cardinality-guard.js';
+import { overflowLabels } from './overflow-labels.js';
+import type { CounterSeries } from './counter-family.js';
 
 export type Labels = Record<string, string | number>;
 export type MetricKind = 'counter' | 'gauge' | 'histogram' | 'summary';
