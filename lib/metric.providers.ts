@@ -14,9 +14,9 @@ import {
 import { getToken } from './decorators/inject-metric.decorator.js';
 import type { MetricProviderDefinition } from './interfaces/index.js';
 import { ensurePromMetric } from './core/prom-metrics.js';
-import type { MetricKind } from './core/series-family.js';
+import type { MetricKind } from './core/samples.js';
 import { PROMETHEUS_OPTIONS } from './runtime/runtime.constants.js';
-import type { ResolvedPrometheusOptions } from './prometheus-options.js';
+import type { ResolvedPrometheusOptions } from './interfaces/resolved-options.interface.js';
 
 /**
  * Tokens whose providers a metric provider's `collect` receives, in this order.

@@ -33,7 +33,8 @@ import {
   PROMETHEUS_MODULE_OPTIONS,
   type PrometheusModuleExtras,
 } from './prometheus.module-definition.js';
-import { resolveEnabledOptions, type ResolvedPrometheusOptions } from './prometheus-options.js';
+import type { ResolvedPrometheusOptions } from './interfaces/resolved-options.interface.js';
+import { resolveEnabledOptions } from './prometheus-options.js';
 import { PrometheusService } from './runtime/prometheus.service.js';
 
 const METRICS_ROUTE = Symbol('METRICS_ROUTE');

@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleIn
 import { describeError } from '../core/describe-error.js';
 import { type RenderedMetrics, renderRegistry } from '../core/exposition/render-metrics.js';
 import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
-import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
+import type { ResolvedPrometheusOptions } from '../interfaces/resolved-options.interface.js';
 import { PrometheusService } from '../runtime/prometheus.service.js';
 import {
   CLUSTER_METRICS_REQUEST,

@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { Registry } from 'prom-client';
 import { ensureMetric } from './metric-registrar.js';
-import { type CounterSeries, SeriesCounter } from './counter-family.js';
-import type { Labels } from './series-family.js';
+import { type CounterSeries, CounterFamily } from './counter-family.js';
+import type { Labels } from './samples.js';
 import { OVERFLOW_LABEL_VALUE } from './core.constants.js';
 import { overflowLabels } from './overflow-labels.js';
 
@@ -27,7 +27,7 @@ const warned = new WeakMap<object, Set<string>>();
  */
 export class CardinalityGuard {
   private readonly logger = new Logger('PrometheusModule');
-  private readonly overflow?: SeriesCounter;
+  private readonly overflow?: CounterFamily;
 
   constructor(
     registry: Registry,
@@ -43,9 +43,9 @@ export class CardinalityGuard {
         labelNames: ['metric'],
         declaredBy: 'PrometheusModule (maxSeriesPerMetric)',
       },
-      SeriesCounter,
+      CounterFamily,
       () =>
-        new SeriesCounter(
+        new CounterFamily(
           OVERFLOW_METRIC,
           'Samples recorded under the __overflow__ series because their metric reached maxSeriesPerMetric',
           ['metric'],
@@ -59,7 +59,7 @@ export class CardinalityGuard {
 
   /** The counter of samples diverted from `metric`; warns the first time a metric overflows. */
   diverted(metric: string): CounterSeries {
-    const overflow = this.overflow as SeriesCounter;
+    const overflow = this.overflow as CounterFamily;
     let names = warned.get(overflow);
     if (!names) warned.set(overflow, (names = new Set()));
     if (!names.has(metric)) {

@@ -1,4 +1,5 @@
-import { type Exemplar, exemplarFits, type Labels, type Sample, SeriesMetric } from './series-family.js';
+import { type DivertedSamples, SeriesFamily } from './series-family.js';
+import { type Exemplar, exemplarFits, type Labels, type Sample } from './samples.js';
 
 export class CounterSeries {
   value = 0;
@@ -18,7 +19,7 @@ export class CounterSeries {
 class OverflowCounterSeries extends CounterSeries {
   constructor(
     labels: Labels,
-    private readonly diverted: CounterSeries,
+    private readonly diverted: DivertedSamples,
   ) {
     super(labels);
   }
@@ -28,12 +29,12 @@ class OverflowCounterSeries extends CounterSeries {
   }
 }
 
-export class SeriesCounter extends SeriesMetric<CounterSeries> {
+export class CounterFamily extends SeriesFamily<CounterSeries> {
   readonly type = 'counter' as const;
   protected createSeries(labels: Labels): CounterSeries {
     return new CounterSeries(labels);
   }
-  protected createOverflowSeries(labels: Labels, diverted: CounterSeries): CounterSeries {
+  protected createOverflowSeries(labels: Labels, diverted: DivertedSamples): CounterSeries {
     return new OverflowCounterSeries(labels, diverted);
   }
   protected resetSeries(s: CounterSeries): void {

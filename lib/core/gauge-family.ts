@@ -1,5 +1,5 @@
-import type { CounterSeries } from './counter-family.js';
-import { type Labels, type Sample, SeriesMetric } from './series-family.js';
+import { type DivertedSamples, SeriesFamily } from './series-family.js';
+import { type Labels, type Sample } from './samples.js';
 
 export class GaugeSeries {
   value = 0;
@@ -16,7 +16,7 @@ export class GaugeSeries {
 class OverflowGaugeSeries extends GaugeSeries {
   constructor(
     labels: Labels,
-    private readonly diverted: CounterSeries,
+    private readonly diverted: DivertedSamples,
   ) {
     super(labels);
   }
@@ -26,12 +26,12 @@ class OverflowGaugeSeries extends GaugeSeries {
   }
 }
 
-export class SeriesGauge extends SeriesMetric<GaugeSeries> {
+export class GaugeFamily extends SeriesFamily<GaugeSeries> {
   readonly type = 'gauge' as const;
   protected createSeries(labels: Labels): GaugeSeries {
     return new GaugeSeries(labels);
   }
-  protected createOverflowSeries(labels: Labels, diverted: CounterSeries): GaugeSeries {
+  protected createOverflowSeries(labels: Labels, diverted: DivertedSamples): GaugeSeries {
     return new OverflowGaugeSeries(labels, diverted);
   }
   // A gauge of work in flight must not be zeroed under running requests: they still end.

@@ -1,5 +1,5 @@
-import type { CounterSeries } from './counter-family.js';
-import { type Exemplar, exemplarFits, type Labels, type Sample, SeriesMetric } from './series-family.js';
+import { type DivertedSamples, SeriesFamily } from './series-family.js';
+import { type Exemplar, exemplarFits, type Labels, type Sample } from './samples.js';
 
 export class HistogramSeries {
   /** Non-cumulative counts; the last slot is +Inf. */
@@ -41,7 +41,7 @@ class OverflowHistogramSeries extends HistogramSeries {
   constructor(
     labels: Labels,
     bounds: readonly number[],
-    private readonly diverted: CounterSeries,
+    private readonly diverted: DivertedSamples,
   ) {
     super(labels, bounds);
   }
@@ -51,7 +51,7 @@ class OverflowHistogramSeries extends HistogramSeries {
   }
 }
 
-export class SeriesHistogram extends SeriesMetric<HistogramSeries> {
+export class HistogramFamily extends SeriesFamily<HistogramSeries> {
   readonly type = 'histogram' as const;
 
   constructor(
@@ -66,7 +66,7 @@ export class SeriesHistogram extends SeriesMetric<HistogramSeries> {
   protected createSeries(labels: Labels): HistogramSeries {
     return new HistogramSeries(labels, this.buckets);
   }
-  protected createOverflowSeries(labels: Labels, diverted: CounterSeries): HistogramSeries {
+  protected createOverflowSeries(labels: Labels, diverted: DivertedSamples): HistogramSeries {
     return new OverflowHistogramSeries(labels, this.buckets, diverted);
   }
   protected resetSeries(s: HistogramSeries): void {

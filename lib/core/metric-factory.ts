@@ -1,9 +1,9 @@
 import type { Registry } from 'prom-client';
 import type { CardinalityGuard } from './cardinality-guard.js';
 import { ensureMetric } from './metric-registrar.js';
-import { SeriesCounter } from './counter-family.js';
-import { SeriesGauge } from './gauge-family.js';
-import { SeriesHistogram } from './histogram-family.js';
+import { CounterFamily } from './counter-family.js';
+import { GaugeFamily } from './gauge-family.js';
+import { HistogramFamily } from './histogram-family.js';
 
 /** Creates (or finds) the module's own series metrics in a registry, held to the guard's limits. */
 export class MetricFactory {
@@ -13,22 +13,22 @@ export class MetricFactory {
     private readonly declaredBy: string,
   ) {}
 
-  counter(name: string, help: string, labelNames: string[]): SeriesCounter {
+  counter(name: string, help: string, labelNames: string[]): CounterFamily {
     const def = { type: 'counter' as const, name, help, labelNames, declaredBy: this.declaredBy };
     return this.limited(
-      ensureMetric(this.registry, def, SeriesCounter, () => new SeriesCounter(name, help, labelNames)),
+      ensureMetric(this.registry, def, CounterFamily, () => new CounterFamily(name, help, labelNames)),
     );
   }
 
-  gauge(name: string, help: string, labelNames: string[]): SeriesGauge {
+  gauge(name: string, help: string, labelNames: string[]): GaugeFamily {
     const def = { type: 'gauge' as const, name, help, labelNames, declaredBy: this.declaredBy };
-    return this.limited(ensureMetric(this.registry, def, SeriesGauge, () => new SeriesGauge(name, help, labelNames)));
+    return this.limited(ensureMetric(this.registry, def, GaugeFamily, () => new GaugeFamily(name, help, labelNames)));
   }
 
-  histogram(name: string, help: string, labelNames: string[], buckets: readonly number[]): SeriesHistogram {
+  histogram(name: string, help: string, labelNames: string[], buckets: readonly number[]): HistogramFamily {
     const def = { type: 'histogram' as const, name, help, labelNames, buckets, declaredBy: this.declaredBy };
     return this.limited(
-      ensureMetric(this.registry, def, SeriesHistogram, () => new SeriesHistogram(name, help, labelNames, buckets)),
+      ensureMetric(this.registry, def, HistogramFamily, () => new HistogramFamily(name, help, labelNames, buckets)),
     );
   }
 

@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import { registerCollectableMetric, registeredMetric } from '../compat/prom-client.js';
 import { assertBuckets, assertLabelName, assertMetricName } from './metric-names.js';
-import type { MetricKind } from './series-family.js';
+import type { MetricKind } from './samples.js';
 
 export interface MetricDefinition {
   type: MetricKind;

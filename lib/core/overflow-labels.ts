@@ -1,4 +1,4 @@
-import type { Labels } from './series-family.js';
+import type { Labels } from './samples.js';
 import { OVERFLOW_LABEL_VALUE } from './core.constants.js';
 
 /** The label set of a metric's overflow series: every label `__overflow__`. */

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, type MetricConfiguration, type Registry, Summary } from 'prom-client';
 import { ensureMetric } from './metric-registrar.js';
-import type { MetricKind } from './series-family.js';
+import type { MetricKind } from './samples.js';
 
 export type PromMetric = Counter<string> | Gauge<string> | Histogram<string> | Summary<string>;
 

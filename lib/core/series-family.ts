@@ -1,68 +1,30 @@
-import type { CardinalityGuard } from './cardinality-guard.js';
 import { overflowLabels } from './overflow-labels.js';
-import type { CounterSeries } from './counter-family.js';
-
-export type Labels = Record<string, string | number>;
-export type MetricKind = 'counter' | 'gauge' | 'histogram' | 'summary';
-
-/** An exemplar as prom-client's registry formats it (OpenMetrics only); `timestamp` in seconds. */
-export interface Exemplar {
-  labelSet: Record<string, string>;
-  value: number;
-  timestamp: number;
-}
-
-/** OpenMetrics 1.0: an exemplar's label names and values together hold at most this many code points. */
-export const MAX_EXEMPLAR_LABELS_LENGTH = 128;
-
-/**
- * Whether an exemplar's labels fit OpenMetrics' limit. One too long makes the whole OpenMetrics
- * scrape invalid for strict parsers, so it is dropped (the series keeps its previous exemplar);
- * truncating would silently point at the wrong trace. Counts code points only when UTF-16 units
- * exceed the limit, so the common case is a loop over one or two short strings.
- *
- * @example
- * if (exemplarFits(labelSet)) series.exemplar = { labelSet, value: 1, timestamp: Date.now() / 1000 };
- */
-export function exemplarFits(labelSet: Record<string, string>): boolean {
-  let units = 0;
-  for (const name in labelSet) units += name.length + String(labelSet[name]).length;
-  if (units <= MAX_EXEMPLAR_LABELS_LENGTH) return true;
-  let codePoints = 0;
-  for (const name in labelSet) {
-    for (const _ of name) codePoints++;
-    for (const _ of String(labelSet[name])) codePoints++;
-  }
-  return codePoints <= MAX_EXEMPLAR_LABELS_LENGTH;
-}
-
-/** One sample as prom-client's registry formats it. */
-export interface Sample {
-  labels: Labels;
-  value: number;
-  metricName?: string;
-  exemplar?: Exemplar;
-}
-
-/** What prom-client's `Registry` reads from a metric. */
-export interface CollectedMetric {
-  name: string;
-  help: string;
-  type: MetricKind;
-  aggregator: 'sum';
-  values: Sample[];
-}
+import type { CollectedMetric, Labels, MetricKind, Sample } from './samples.js';
 
 /**
  * A labelled metric whose series are resolved once and then updated by reference, so the hot
  * path costs a field update instead of prom-client's per-call label hashing. Registered in a
  * prom-client `Registry`, which formats, merges and aggregates it like its own metrics.
  */
-export abstract class SeriesMetric<S extends { readonly labels: Labels }> {
+/** What a family needs of the cardinality guard: implemented by `CardinalityGuard`. */
+export interface SeriesLimits {
+  readonly maxSeries: number;
+  tooLong(value: string | number): boolean;
+  labelValue(value: string | number): string | number;
+  /** The count of samples diverted from the family `metric` to its overflow series. */
+  diverted(metric: string): DivertedSamples;
+}
+
+/** A counter of diverted samples (a series of `prometheus_series_overflow_total`). */
+export interface DivertedSamples {
+  inc(): void;
+}
+
+export abstract class SeriesFamily<S extends { readonly labels: Labels }> {
   abstract readonly type: MetricKind;
   readonly aggregator = 'sum' as const;
   private readonly series = new Map<string, S>();
-  private guard?: CardinalityGuard;
+  private guard?: SeriesLimits;
   private overflow?: S;
 
   constructor(
@@ -72,7 +34,7 @@ export abstract class SeriesMetric<S extends { readonly labels: Labels }> {
   ) {}
 
   /** Holds the metric to the guard's limits from now on (the last module to set one wins). */
-  limitBy(guard: CardinalityGuard): void {
+  limitBy(guard: SeriesLimits): void {
     this.guard = guard;
   }
 
@@ -119,7 +81,7 @@ export abstract class SeriesMetric<S extends { readonly labels: Labels }> {
 
   protected abstract createSeries(labels: Labels): S;
   /** A series that also counts each sample it takes in `diverted`. */
-  protected abstract createOverflowSeries(labels: Labels, diverted: CounterSeries): S;
+  protected abstract createOverflowSeries(labels: Labels, diverted: DivertedSamples): S;
   protected abstract resetSeries(series: S): void;
   protected abstract collect(series: S, out: Sample[]): void;
 }

@@ -4,7 +4,7 @@ import type {
   HistogramDecoratorOptions,
   SummaryDecoratorOptions,
 } from '../interfaces/index.js';
-import type { MetricKind } from '../core/series-family.js';
+import type { MetricKind } from '../core/samples.js';
 import { METRIC_DECORATORS_METADATA } from './decorator.constants.js';
 
 export type MetricDecoratorOptions =

@@ -1,5 +1,5 @@
 import { METRIC_DECORATORS_METADATA } from './decorator.constants.js';
-import type { MetricKind } from '../core/series-family.js';
+import type { MetricKind } from '../core/samples.js';
 import { type MetricDeclaration, type MetricDecoratorOptions, recordDeclaration } from './metric-declarations.js';
 
 /**

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { describeError } from '../core/describe-error.js';
 import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
-import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
+import type { ResolvedPrometheusOptions } from '../interfaces/resolved-options.interface.js';
 import { close, createMetricsHttpServer, listen, serverUrl } from '../core/exposition/metrics-http-server.js';
 import { ScrapeHandler } from './scrape-handler.js';
 

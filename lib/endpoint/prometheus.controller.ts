@@ -12,7 +12,7 @@ import {
 import { DoNotTrack } from '../decorators/do-not-track.decorator.js';
 import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
 import { SWAGGER_EXCLUDE_CONTROLLER_METADATA } from '../compat/nest-constants.js';
-import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
+import type { ResolvedPrometheusOptions } from '../interfaces/resolved-options.interface.js';
 import { requestedNames } from '../core/exposition/render-metrics.js';
 import { ScrapeHandler } from './scrape-handler.js';
 

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ClusterWorker } from '../cluster/cluster-worker.js';
 import { describeError } from '../core/describe-error.js';
 import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
-import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
+import type { ResolvedPrometheusOptions } from '../interfaces/resolved-options.interface.js';
 import { type ScrapeResponse, scrapeFailure } from '../core/exposition/scrape-response.js';
 import { SharedScrapes } from '../core/exposition/shared-scrapes.js';
 

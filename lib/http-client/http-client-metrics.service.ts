@@ -1,9 +1,9 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { CardinalityGuard } from '../core/cardinality-guard.js';
 import { MetricFactory } from '../core/metric-factory.js';
-import type { SeriesCounter } from '../core/counter-family.js';
+import type { CounterFamily } from '../core/counter-family.js';
 import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
-import type { ResolvedHttpClientOptions, ResolvedPrometheusOptions } from '../prometheus-options.js';
+import type { ResolvedHttpClientOptions, ResolvedPrometheusOptions } from '../interfaces/resolved-options.interface.js';
 import { PrometheusService } from '../runtime/prometheus.service.js';
 import { type HttpClientMetrics, HttpClientRecorder } from './http-client-recorder.js';
 
@@ -11,12 +11,12 @@ const DECLARED_BY = 'PrometheusModule (httpClient)';
 
 // The recorder of each set of metrics and how many apps use it: the diagnostics channels are
 // process-wide, so two apps on one registry must not both record each request.
-const recorders = new WeakMap<SeriesCounter, { recorder: HttpClientRecorder; users: number }>();
+const recorders = new WeakMap<CounterFamily, { recorder: HttpClientRecorder; users: number }>();
 
 /** `forRoot({ httpClient })`: outbound HTTP metrics while the app runs. */
 @Injectable()
 export class HttpClientMetricsService implements OnModuleInit, OnApplicationShutdown {
-  private requests?: SeriesCounter;
+  private requests?: CounterFamily;
 
   constructor(
     @Inject(PROMETHEUS_OPTIONS) private readonly options: ResolvedPrometheusOptions,

@@ -1,7 +1,7 @@
 import diagnostics from 'node:diagnostics_channel';
-import type { SeriesCounter } from '../core/counter-family.js';
-import type { SeriesHistogram } from '../core/histogram-family.js';
-import type { ResolvedHttpClientOptions } from '../prometheus-options.js';
+import type { CounterFamily } from '../core/counter-family.js';
+import type { HistogramFamily } from '../core/histogram-family.js';
+import type { ResolvedHttpClientOptions } from '../interfaces/resolved-options.interface.js';
 import { ownAgents } from './own-agents.js';
 import { matchesPattern } from '../core/label-values.js';
 
@@ -9,9 +9,9 @@ import { matchesPattern } from '../core/label-values.js';
 const HOST_CACHE_SIZE = 1000;
 
 export interface HttpClientMetrics {
-  requests: SeriesCounter;
-  duration: SeriesHistogram;
-  errors: SeriesCounter;
+  requests: CounterFamily;
+  duration: HistogramFamily;
+  errors: CounterFamily;
 }
 
 interface InFlight {

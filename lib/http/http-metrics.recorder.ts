@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { Logger } from '@nestjs/common';
 import { CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE } from './http.constants.js';
 import type { HttpRequestInfo } from '../interfaces/index.js';
-import type { ResolvedHttpOptions } from '../prometheus-options.js';
+import type { ResolvedHttpOptions } from '../interfaces/resolved-options.interface.js';
 import type { HttpMetrics } from './http-metrics.js';
 import { takeObservedException } from './exception-spy.js';
 import { type RecordedRequest, RequestRecord, requestExceptions } from './request-record.js';

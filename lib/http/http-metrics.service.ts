@@ -14,7 +14,7 @@ import { CompatReport } from '../compat/self-check.js';
 import { TransportMetricsExplorer } from '../transports/transport-metrics.explorer.js';
 import { GRAPHQL_MODULE_OPTIONS } from '../transports/transport.constants.js';
 import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
-import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
+import type { ResolvedPrometheusOptions } from '../interfaces/resolved-options.interface.js';
 import { type ExpressAdapterLike, ExpressInstrumentation } from './express-instrumentation.js';
 import { type FastifyAdapterLike, FastifyInstrumentation } from './fastify-instrumentation.js';
 import { HttpMetrics } from './http-metrics.js';

@@ -2,23 +2,23 @@ import type { Registry, Summary } from 'prom-client';
 import type { CardinalityGuard } from '../core/cardinality-guard.js';
 import { MetricFactory } from '../core/metric-factory.js';
 import { ensurePromMetric } from '../core/prom-metrics.js';
-import type { SeriesCounter } from '../core/counter-family.js';
-import type { SeriesGauge } from '../core/gauge-family.js';
-import type { SeriesHistogram } from '../core/histogram-family.js';
-import type { ResolvedHttpOptions } from '../prometheus-options.js';
+import type { CounterFamily } from '../core/counter-family.js';
+import type { GaugeFamily } from '../core/gauge-family.js';
+import type { HistogramFamily } from '../core/histogram-family.js';
+import type { ResolvedHttpOptions } from '../interfaces/resolved-options.interface.js';
 
 const DECLARED_BY = 'PrometheusModule (default HTTP metrics)';
 
 /** The default HTTP metric families, registered once per registry; each may be switched off. */
 export class HttpMetrics {
-  readonly requests?: SeriesCounter;
+  readonly requests?: CounterFamily;
   /** A histogram, or a prom-client summary with `latency: 'summary'`. */
-  readonly duration?: SeriesHistogram;
+  readonly duration?: HistogramFamily;
   readonly durationSummary?: Summary<string>;
-  readonly inProgress?: SeriesGauge;
-  readonly exceptions?: SeriesCounter;
-  readonly requestSize?: SeriesHistogram;
-  readonly responseSize?: SeriesHistogram;
+  readonly inProgress?: GaugeFamily;
+  readonly exceptions?: CounterFamily;
+  readonly requestSize?: HistogramFamily;
+  readonly responseSize?: HistogramFamily;
   /** Names of the extra `http.labels`, in the order their values are given. */
   readonly extraLabelNames?: readonly string[];
   /**

@@ -2,7 +2,7 @@ import type { Logger } from '@nestjs/common';
 import type { CardinalityGuard } from '../core/cardinality-guard.js';
 import type { LabelValue, MetricCallContext } from '../interfaces/index.js';
 import type { PromMetric } from '../core/prom-metrics.js';
-import type { MetricKind } from '../core/series-family.js';
+import type { MetricKind } from '../core/samples.js';
 import { describeError } from '../core/describe-error.js';
 
 type Labels = Record<string, string | number>;

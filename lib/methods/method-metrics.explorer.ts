@@ -9,7 +9,7 @@ import { ensurePromMetric, type PromMetric } from '../core/prom-metrics.js';
 import { CardinalityGuard } from '../core/cardinality-guard.js';
 import { PrometheusService } from '../runtime/prometheus.service.js';
 import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
-import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
+import type { ResolvedPrometheusOptions } from '../interfaces/resolved-options.interface.js';
 import { instrumentMethod, metricsRefOf } from './instrument-method.js';
 import { MethodMetric } from './method-metric.js';
 import { requestContextInterceptor } from './request-context.interceptor.js';

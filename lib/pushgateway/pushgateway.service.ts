@@ -11,7 +11,7 @@ import {
 import { renderRegistry } from '../core/exposition/render-metrics.js';
 import { ownAgents } from '../http-client/own-agents.js';
 import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
-import type { ResolvedPrometheusOptions, ResolvedPushgatewayOptions } from '../prometheus-options.js';
+import type { ResolvedPrometheusOptions, ResolvedPushgatewayOptions } from '../interfaces/resolved-options.interface.js';
 import { PrometheusService } from '../runtime/prometheus.service.js';
 import { describeError } from '../core/describe-error.js';
 import { gatewayRequest, loggableUrl } from './gateway-request.js';

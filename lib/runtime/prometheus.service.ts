@@ -4,7 +4,7 @@ import { type RenderedMetrics, renderRegistry } from '../core/exposition/render-
 import { ensureCollectErrorsCounter, guardCollectors } from '../core/collect-guard.js';
 import { ensurePromMetric } from '../core/prom-metrics.js';
 import { PROMETHEUS_OPTIONS } from './runtime.constants.js';
-import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
+import type { ResolvedPrometheusOptions } from '../interfaces/resolved-options.interface.js';
 
 /**
  * The registry the module fills and serves; inject it to read or extend the metrics.

@@ -1,19 +1,19 @@
-import type { SeriesCounter } from '../core/counter-family.js';
-import type { SeriesGauge } from '../core/gauge-family.js';
-import type { SeriesHistogram } from '../core/histogram-family.js';
-import type { ResolvedTransportOptions } from '../prometheus-options.js';
+import type { CounterFamily } from '../core/counter-family.js';
+import type { GaugeFamily } from '../core/gauge-family.js';
+import type { HistogramFamily } from '../core/histogram-family.js';
+import type { ResolvedTransportOptions } from '../interfaces/resolved-options.interface.js';
 import { HandlerSeries } from './handler-series.js';
 import { matchesPattern } from '../core/label-values.js';
 
 export interface TransportFamilyMetrics {
   /** `<labels>, outcome` */
-  requests: SeriesCounter;
+  requests: CounterFamily;
   /** `<labels>, outcome` */
-  duration: SeriesHistogram;
+  duration: HistogramFamily;
   /** The first `inProgressLabels` labels. */
-  inProgress?: SeriesGauge;
+  inProgress?: GaugeFamily;
   /** The first `exceptionLabels` labels, then `exception`. */
-  exceptions?: SeriesCounter;
+  exceptions?: CounterFamily;
 }
 
 /**

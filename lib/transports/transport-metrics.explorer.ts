@@ -6,7 +6,7 @@ import { MethodMetricsExplorer } from '../methods/method-metrics.explorer.js';
 import { MetricFactory } from '../core/metric-factory.js';
 import { DO_NOT_TRACK_METADATA } from '../decorators/decorator.constants.js';
 import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
-import type { ResolvedPrometheusOptions, ResolvedTransportOptions } from '../prometheus-options.js';
+import type { ResolvedPrometheusOptions, ResolvedTransportOptions } from '../interfaces/resolved-options.interface.js';
 import { PrometheusService } from '../runtime/prometheus.service.js';
 import { countGuardRejections } from './guard-rejections.js';
 import { TransportFamily } from './transport-family.js';

@@ -1,8 +1,8 @@
 import { INTERCEPTORS_METADATA } from '../compat/nest-constants.js';
 import type { CallHandler, ExecutionContext, NestInterceptor } from '@nestjs/common';
 import { Observable } from 'rxjs';
-import type { CounterSeries, SeriesCounter } from '../core/counter-family.js';
-import type { GaugeSeries, SeriesGauge } from '../core/gauge-family.js';
+import type { CounterSeries, CounterFamily } from '../core/counter-family.js';
+import type { GaugeSeries, GaugeFamily } from '../core/gauge-family.js';
 import type { HandlerSeries } from './handler-series.js';
 import type { TransportFamily } from './transport-family.js';
 import {
@@ -16,8 +16,8 @@ import {
 } from './transport.constants.js';
 
 export interface WsConnectionMetrics {
-  open: SeriesGauge;
-  total: SeriesCounter;
+  open: GaugeFamily;
+  total: CounterFamily;
 }
 
 /**
