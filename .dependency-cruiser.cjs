@@ -8,13 +8,26 @@ const FEATURES = 'http|transports|methods|http-client|cluster|pushgateway|endpoi
 
 module.exports = {
   forbidden: [
-    { name: 'no-circular', severity: 'error', comment: 'Import cycles hide which file owns what.', from: { path: '^lib/' }, to: { circular: true } },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'Import cycles hide which file owns what.',
+      from: { path: '^lib/' },
+      to: { circular: true },
+    },
     {
       name: 'feature-to-feature',
       severity: 'error',
       comment: 'Features are siblings: they share core/, compat/ and runtime/, never each other.',
       from: { path: `^lib/(${FEATURES})/` },
       to: { path: `^lib/(${FEATURES})/`, pathNot: '^lib/$1/' },
+    },
+    {
+      name: 'features-below-the-module',
+      severity: 'error',
+      comment: 'The module files at the root of lib/ compose the features; a feature never reads them.',
+      from: { path: `^lib/(${FEATURES})/` },
+      to: { path: '^lib/[^/]+\\.ts$' },
     },
     {
       name: 'lower-layers-know-no-feature',
@@ -26,7 +39,7 @@ module.exports = {
     {
       name: 'compat-is-the-bottom',
       severity: 'error',
-      comment: 'compat/ wraps other projects\' behaviour and depends on nothing of ours.',
+      comment: "compat/ wraps other projects' behaviour and depends on nothing of ours.",
       from: { path: '^lib/compat/' },
       to: { path: '^lib/', pathNot: '^lib/(compat|interfaces)/' },
     },

@@ -1,4 +1,15 @@
-import { type DynamicModule, Module, type NestModule, type Provider, type Type, UseGuards } from '@nestjs/common';
+import {
+  type DynamicModule,
+  Module,
+  type NestModule,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  type OnModuleDestroy,
+  type OnModuleInit,
+  type Provider,
+  type Type,
+  UseGuards,
+} from '@nestjs/common';
 import { Pushgateway } from 'prom-client';
 import { APP_FILTER, DiscoveryModule } from '@nestjs/core';
 import { CardinalityGuard } from './core/cardinality-guard.js';
@@ -35,6 +46,8 @@ import {
 } from './prometheus.module-definition.js';
 import type { ResolvedPrometheusOptions } from './interfaces/resolved-options.interface.js';
 import { resolveEnabledOptions } from './prometheus-options.js';
+import { EXPOSITION_SOURCE, RegistryExposition } from './core/exposition/exposition-source.js';
+import { PrometheusRuntime } from './runtime/prometheus-runtime.js';
 import { PrometheusService } from './runtime/prometheus.service.js';
 
 const METRICS_ROUTE = Symbol('METRICS_ROUTE');
@@ -55,6 +68,7 @@ const METRICS_ROUTE = Symbol('METRICS_ROUTE');
   providers: [
     { provide: PROMETHEUS_OPTIONS, useFactory: resolveEnabledOptions, inject: [PROMETHEUS_MODULE_OPTIONS] },
     PrometheusService,
+    PrometheusRuntime,
     {
       provide: CardinalityGuard,
       useFactory: (options: ResolvedPrometheusOptions, prometheus: PrometheusService) =>
@@ -67,6 +81,13 @@ const METRICS_ROUTE = Symbol('METRICS_ROUTE');
     HttpMetricsService,
     MethodMetricsExplorer,
     ClusterWorker,
+    {
+      // In a cluster worker, scrapes serve the cluster's aggregate; otherwise this process's registry.
+      provide: EXPOSITION_SOURCE,
+      useFactory: (options: ResolvedPrometheusOptions, worker: ClusterWorker, prometheus: PrometheusService) =>
+        options.cluster ? worker : new RegistryExposition(prometheus.registry),
+      inject: [PROMETHEUS_OPTIONS, ClusterWorker, PrometheusService],
+    },
     ScrapeHandler,
     PrometheusMetricsServer,
     PushgatewayService,
@@ -87,11 +108,11 @@ const METRICS_ROUTE = Symbol('METRICS_ROUTE');
   // PROMETHEUS_OPTIONS: make*Provider() metrics in importing modules take the registry and prefix.
   exports: [PrometheusService, PushgatewayService, PrometheusMetricsServer, Pushgateway, PROMETHEUS_OPTIONS],
 })
-export class PrometheusModule extends ConfigurableModuleClass implements NestModule {
-  constructor(
-    private readonly http: HttpMetricsService,
-    private readonly explorer: MethodMetricsExplorer,
-  ) {
+export class PrometheusModule
+  extends ConfigurableModuleClass
+  implements NestModule, OnModuleInit, OnApplicationBootstrap, OnModuleDestroy, OnApplicationShutdown
+{
+  constructor(private readonly runtime: PrometheusRuntime) {
     super();
   }
 
@@ -174,27 +195,65 @@ export class PrometheusModule extends ConfigurableModuleClass implements NestMod
   }
 
   /**
-   * Runs in `app.init()` after every instance exists and before Nest registers the routes, which
-   * capture the handler methods: the moment to instrument decorated controller methods.
+   * The bootstrap moments of the app, run by its runtime (see `PrometheusRuntime`): the features
+   * registered their steps when Nest created them. `configure()` runs in `app.init()` after every
+   * instance exists and before Nest registers the routes, which capture the handler methods.
    */
-  configure(): void {
-    this.http.prepare();
-    this.explorer.explore();
+  configure(): Promise<void> {
+    return this.runtime.run('beforeRoutes');
+  }
+
+  onModuleInit(): Promise<void> {
+    return this.runtime.run('afterRoutes');
+  }
+
+  onApplicationBootstrap(): Promise<void> {
+    return this.runtime.run('bootstrap');
+  }
+
+  onModuleDestroy(): Promise<void> {
+    return this.runtime.run('destroy');
+  }
+
+  onApplicationShutdown(): Promise<void> {
+    return this.runtime.run('shutdown');
   }
 }
 
-/** Makes every metric that a decorator of the app declares injectable by its name. */
+/**
+ * Makes every metric that a decorator of the app declares injectable by its name. Decorators
+ * declare their metrics when their class is defined, which may be after `forRoot()` runs (a module
+ * imported after the one that calls it): the providers are listed when Nest reads the module, in
+ * `NestFactory.create()`, once every file of the app has been imported.
+ */
 function withDeclaredMetrics(module: DynamicModule): DynamicModule {
-  const providers: Provider[] = declaredMetricNames().map(name => ({
-    provide: getMetricToken(name),
-    useFactory: (explorer: MethodMetricsExplorer) => explorer.declaredMetric(name),
-    inject: [MethodMetricsExplorer],
-  }));
-  return {
-    ...module,
-    providers: [...(module.providers ?? []), ...providers],
-    exports: [...(module.exports ?? []), ...providers.map(p => (p as { provide: string }).provide)],
+  const providers = module.providers ?? [];
+  const exports = module.exports ?? [];
+  let names: string[] = [];
+  let declared: Provider[] = [];
+  const current = (): Provider[] => {
+    const now = declaredMetricNames();
+    if (now.length !== names.length || now.some((n, i) => n !== names[i])) {
+      names = now;
+      declared = now.map(name => ({
+        provide: getMetricToken(name),
+        useFactory: (explorer: MethodMetricsExplorer) => explorer.declaredMetric(name),
+        inject: [MethodMetricsExplorer],
+      }));
+    }
+    return declared;
   };
+  return Object.defineProperties(
+    { ...module },
+    {
+      providers: { enumerable: true, configurable: true, get: () => [...providers, ...current()] },
+      exports: {
+        enumerable: true,
+        configurable: true,
+        get: () => [...exports, ...current().map(p => (p as { provide: string }).provide)],
+      },
+    },
+  );
 }
 
 /** Statics of Nest's configurable module class that its typings leave out. */

@@ -1,7 +1,9 @@
 import cluster from 'node:cluster';
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { describeError } from '../core/describe-error.js';
+import type { ExpositionSource } from '../core/exposition/exposition-source.js';
 import { type RenderedMetrics, renderRegistry } from '../core/exposition/render-metrics.js';
+import { PrometheusRuntime } from '../runtime/prometheus-runtime.js';
 import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
 import type { ResolvedPrometheusOptions } from '../interfaces/resolved-options.interface.js';
 import { PrometheusService } from '../runtime/prometheus.service.js';
@@ -29,10 +31,11 @@ interface PendingScrape {
 
 /**
  * The worker's side of `forRoot({ cluster: true })`: sends its registry to the primary when asked,
- * and asks the primary for the whole cluster's metrics when it is scraped itself.
+ * and asks the primary for the whole cluster's metrics when it is scraped itself (the app's
+ * exposition source). Outside a cluster worker it serves the process's own registry.
  */
 @Injectable()
-export class ClusterWorker implements OnModuleInit, OnApplicationShutdown {
+export class ClusterWorker implements ExpositionSource {
   private readonly logger = new Logger('PrometheusModule');
   private readonly pending = new Map<number, PendingScrape>();
   private nextId = 0;
@@ -41,9 +44,13 @@ export class ClusterWorker implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(PROMETHEUS_OPTIONS) private readonly options: ResolvedPrometheusOptions,
     private readonly prometheus: PrometheusService,
-  ) {}
+    runtime: PrometheusRuntime,
+  ) {
+    runtime.at('afterRoutes', 'cluster: connect to the primary', () => this.connect());
+    runtime.at('shutdown', 'cluster: disconnect from the primary', () => this.disconnect());
+  }
 
-  onModuleInit(): void {
+  private connect(): void {
     if (!this.options.cluster) return;
     // A forked child (jest's workers, PM2) has `process.send` too: only a cluster worker has a primary.
     if (!cluster.isWorker || typeof process.send !== 'function') {
@@ -55,7 +62,7 @@ export class ClusterWorker implements OnModuleInit, OnApplicationShutdown {
     process.send({ type: CLUSTER_WORKER_READY });
   }
 
-  onApplicationShutdown(): void {
+  private disconnect(): void {
     if (!this.active) return;
     this.active = false;
     process.off('message', this.onMessage);

@@ -11,7 +11,7 @@ export type TryActivate = (
 ) => Promise<boolean>;
 
 /**
- * Replaces Nest's one guard runner with `wrap(original)`, process-wide.
+ * Replaces Nest's one guard runner with `wrap(original)`, process-wide, once per `key`.
  *
  * Relies on: every guard of every context type (HTTP routes, microservice handlers, gateway
  * handlers, GraphQL resolvers) being run by `GuardsConsumer.prototype.tryActivate(guards, args,
@@ -21,7 +21,12 @@ export type TryActivate = (
  * (`npm run test:matrix`). Breaks: test/hostile/transports-guard-rejections (no rpc, ws or GraphQL
  * sample for a rejected call).
  */
-export function wrapGuardActivation(wrap: (original: TryActivate) => TryActivate): void {
-  const prototype = GuardsConsumer.prototype as unknown as { tryActivate: TryActivate };
-  prototype.tryActivate = wrap(prototype.tryActivate);
+export function wrapGuardActivation(key: string, wrap: (original: TryActivate) => TryActivate): void {
+  const prototype = GuardsConsumer.prototype as unknown as { tryActivate: TryActivate & Record<symbol, unknown> };
+  // Once per process, whichever app (or copy of the module: ESM and CommonJS) asks first.
+  const mark = Symbol.for(key);
+  if (prototype.tryActivate[mark] === true) return;
+  const wrapped = wrap(prototype.tryActivate) as TryActivate & Record<symbol, unknown>;
+  wrapped[mark] = true;
+  prototype.tryActivate = wrapped;
 }

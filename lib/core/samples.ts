@@ -52,4 +52,3 @@ export interface CollectedMetric {
   aggregator: 'sum';
   values: Sample[];
 }
-

@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { describeError } from '../core/describe-error.js';
+import { PrometheusRuntime } from '../runtime/prometheus-runtime.js';
 import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
 import type { ResolvedPrometheusOptions } from '../interfaces/resolved-options.interface.js';
 import { close, createMetricsHttpServer, listen, serverUrl } from '../core/exposition/metrics-http-server.js';
@@ -18,14 +19,18 @@ import { ScrapeHandler } from './scrape-handler.js';
  * @public
  */
 @Injectable()
-export class PrometheusMetricsServer implements OnApplicationBootstrap, OnApplicationShutdown {
+export class PrometheusMetricsServer {
   private readonly logger = new Logger('PrometheusModule');
   private server?: Server;
 
   constructor(
     @Inject(PROMETHEUS_OPTIONS) private readonly options: ResolvedPrometheusOptions,
     private readonly handler: ScrapeHandler,
-  ) {}
+    runtime: PrometheusRuntime,
+  ) {
+    runtime.at('bootstrap', 'endpoint: start the metrics server', () => this.listen());
+    runtime.at('shutdown', 'endpoint: close the metrics server', () => this.close());
+  }
 
   /** Where the metrics server listens (`forRoot({ port: 0 })` picks a free port), once the app is initialised. */
   address(): AddressInfo | undefined {
@@ -33,7 +38,7 @@ export class PrometheusMetricsServer implements OnApplicationBootstrap, OnApplic
     return address && typeof address === 'object' ? address : undefined;
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  private async listen(): Promise<void> {
     const server = this.options.server;
     if (!server || this.server) return;
     this.server = createMetricsHttpServer(
@@ -46,7 +51,7 @@ export class PrometheusMetricsServer implements OnApplicationBootstrap, OnApplic
     this.logger.log(`metrics server listening on ${serverUrl(this.server, server.path)}`);
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  private async close(): Promise<void> {
     if (this.server) await close(this.server);
   }
 }

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ClusterWorker } from '../cluster/cluster-worker.js';
+import { EXPOSITION_SOURCE, type ExpositionSource } from '../core/exposition/exposition-source.js';
 import { describeError } from '../core/describe-error.js';
 import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
 import type { ResolvedPrometheusOptions } from '../interfaces/resolved-options.interface.js';
@@ -15,7 +15,7 @@ export class ScrapeHandler {
     this.source.render(accept, names);
 
   constructor(
-    private readonly source: ClusterWorker,
+    @Inject(EXPOSITION_SOURCE) private readonly source: ExpositionSource,
     @Inject(PROMETHEUS_OPTIONS) options: ResolvedPrometheusOptions,
   ) {
     this.scrapes = new SharedScrapes(options.maxConcurrentScrapes);

@@ -1,9 +1,10 @@
-import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { CardinalityGuard } from '../core/cardinality-guard.js';
 import { MetricFactory } from '../core/metric-factory.js';
 import type { CounterFamily } from '../core/counter-family.js';
 import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
 import type { ResolvedHttpClientOptions, ResolvedPrometheusOptions } from '../interfaces/resolved-options.interface.js';
+import { PrometheusRuntime } from '../runtime/prometheus-runtime.js';
 import { PrometheusService } from '../runtime/prometheus.service.js';
 import { type HttpClientMetrics, HttpClientRecorder } from './http-client-recorder.js';
 
@@ -15,16 +16,20 @@ const recorders = new WeakMap<CounterFamily, { recorder: HttpClientRecorder; use
 
 /** `forRoot({ httpClient })`: outbound HTTP metrics while the app runs. */
 @Injectable()
-export class HttpClientMetricsService implements OnModuleInit, OnApplicationShutdown {
+export class HttpClientMetricsService {
   private requests?: CounterFamily;
 
   constructor(
     @Inject(PROMETHEUS_OPTIONS) private readonly options: ResolvedPrometheusOptions,
     private readonly prometheus: PrometheusService,
     private readonly guard: CardinalityGuard,
-  ) {}
+    runtime: PrometheusRuntime,
+  ) {
+    runtime.at('afterRoutes', 'httpClient: subscribe to the diagnostics channels', () => this.start());
+    runtime.at('shutdown', 'httpClient: unsubscribe', () => this.stop());
+  }
 
-  onModuleInit(): void {
+  private start(): void {
     const o = this.options.httpClient;
     if (o === false || this.requests) return;
     const metrics = this.createMetrics(o);
@@ -38,7 +43,7 @@ export class HttpClientMetricsService implements OnModuleInit, OnApplicationShut
     shared.users++;
   }
 
-  onApplicationShutdown(): void {
+  private stop(): void {
     const requests = this.requests;
     this.requests = undefined;
     const shared = requests && recorders.get(requests);

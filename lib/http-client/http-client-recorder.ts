@@ -2,7 +2,7 @@ import diagnostics from 'node:diagnostics_channel';
 import type { CounterFamily } from '../core/counter-family.js';
 import type { HistogramFamily } from '../core/histogram-family.js';
 import type { ResolvedHttpClientOptions } from '../interfaces/resolved-options.interface.js';
-import { ownAgents } from './own-agents.js';
+import { isOwnAgent } from '../core/own-agents.js';
 import { matchesPattern } from '../core/label-values.js';
 
 /** Hosts remembered with their label; beyond this, labels are worked out again each time. */
@@ -63,7 +63,7 @@ export class HttpClientRecorder {
     this.subscribe('undici:request:error', m => this.fail(m.request, m.error));
     this.subscribe('http.client.request.start', ({ request }) => {
       const r = request as NodeClientRequest;
-      if (r.agent !== undefined && ownAgents.has(r.agent)) return;
+      if (isOwnAgent(r.agent)) return;
       const host = r.getHeader?.('host');
       this.begin(request, r.method ?? 'GET', typeof host === 'string' ? host : (r.host ?? 'unknown'));
     });

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   DiscoveryService,
   HttpAdapterHost,
@@ -11,8 +11,7 @@ import { CardinalityGuard } from '../core/cardinality-guard.js';
 import { observeAdapterReplies, probeFilterSelection } from '../compat/exception-layer.js';
 import { METHOD_METADATA } from '../compat/nest-constants.js';
 import { CompatReport } from '../compat/self-check.js';
-import { TransportMetricsExplorer } from '../transports/transport-metrics.explorer.js';
-import { GRAPHQL_MODULE_OPTIONS } from '../transports/transport.constants.js';
+import { PrometheusRuntime } from '../runtime/prometheus-runtime.js';
 import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
 import type { ResolvedPrometheusOptions } from '../interfaces/resolved-options.interface.js';
 import { type ExpressAdapterLike, ExpressInstrumentation } from './express-instrumentation.js';
@@ -34,7 +33,7 @@ interface ObservedAdapter {
  * request but the adapter hooks: no interceptor, so Nest keeps its RxJS-free fast path.
  */
 @Injectable()
-export class HttpMetricsService implements OnModuleInit, OnApplicationBootstrap {
+export class HttpMetricsService {
   private readonly logger = new Logger('PrometheusModule');
   private express?: ExpressInstrumentation;
   private fastify?: FastifyInstrumentation;
@@ -42,7 +41,6 @@ export class HttpMetricsService implements OnModuleInit, OnApplicationBootstrap 
   private report?: CompatReport;
   /** Controller routes found at bootstrap, which the Express router must hold. */
   private controllerRoutes = 0;
-  private prepared = false;
 
   constructor(
     @Inject(PROMETHEUS_OPTIONS) private readonly options: ResolvedPrometheusOptions,
@@ -53,13 +51,15 @@ export class HttpMetricsService implements OnModuleInit, OnApplicationBootstrap 
     private readonly modules: ModulesContainer,
     private readonly moduleRef: ModuleRef,
     private readonly cardinality: CardinalityGuard,
-    private readonly transports: TransportMetricsExplorer,
-  ) {}
+    private readonly runtime: PrometheusRuntime,
+  ) {
+    runtime.at('beforeRoutes', 'http: hook the adapter', () => this.hookAdapter());
+    runtime.at('afterRoutes', 'http: instrument the Express routes', () => this.instrumentExpressRoutes());
+    runtime.at('bootstrap', 'http: report the self-check', () => this.reportSelfCheck());
+  }
 
-  /** In `app.init()`, after every instance exists and before Nest registers the routes. */
-  prepare(): void {
-    if (this.prepared) return;
-    this.prepared = true;
+  /** Every instance exists and Nest has yet to register the routes. */
+  private hookAdapter(): void {
     const http = this.options.http;
     const adapter = this.adapterHost.httpAdapter as unknown as ObservedAdapter | undefined;
     if (http === false || !adapter) return;
@@ -72,7 +72,7 @@ export class HttpMetricsService implements OnModuleInit, OnApplicationBootstrap 
     const filterHolders = prepareRoutes(this.discovery, this.scanner, this.reflector);
     this.controllerRoutes = filterHolders.filter(h => Reflect.getMetadata(METHOD_METADATA, h) !== undefined).length;
     const recorder = new HttpMetricsRecorder(new HttpMetrics(this.options.registry, http, this.cardinality), http);
-    if (this.transports.hasGraphql) recorder.addKnownRoute(this.graphqlPath());
+    for (const path of this.runtime.externalRoutePaths()) recorder.addKnownRoute(path);
     observeExceptionFilters(this.modules, this.moduleRef, filterHolders, (request, exception) =>
       recorder.noteException(request, exception),
     );
@@ -89,26 +89,15 @@ export class HttpMetricsService implements OnModuleInit, OnApplicationBootstrap 
     if (unobserved !== undefined) report.filterSelectionUnobserved(unobserved);
   }
 
-  /** The GraphQL module's endpoint: its driver serves it outside Nest's router. */
-  private graphqlPath(): string {
-    let path: unknown;
-    try {
-      path = (this.moduleRef.get(GRAPHQL_MODULE_OPTIONS, { strict: false }) as { path?: unknown } | undefined)?.path;
-    } catch {
-      // No GraphQL module options: the driver's default path.
-    }
-    return typeof path === 'string' && path !== '' ? (path.startsWith('/') ? path : `/${path}`) : '/graphql';
-  }
-
   /** After Nest registered the routes. */
-  onModuleInit(): void {
+  private instrumentExpressRoutes(): void {
     if (this.express?.instrumentRoutes() === 0 && this.controllerRoutes > 0) {
       this.report?.expressRoutesNotFound(this.controllerRoutes);
     }
   }
 
   /** After `app.init()` registered everything: one warning for what the self-check found, if anything. */
-  onApplicationBootstrap(): void {
+  private reportSelfCheck(): void {
     if (this.fastify?.notFoundHandlerSet === false) this.report?.notFoundHandlerUnseen();
     if (this.fastify?.controllerRoutesSeen === 0 && this.controllerRoutes > 0) {
       this.report?.fastifyRoutesUnseen(this.controllerRoutes);

@@ -4,16 +4,34 @@ import { requestContext } from './request-context.js';
 
 type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
 
-/** The metrics a wrapper records into; a request-scoped class's wrapper is re-pointed by each app. */
+/**
+ * The metrics a wrapper records into. A wrapper on a prototype is shared by every app of the
+ * process: each app binds its own instances to its metrics (`bindMethodMetrics`), and `current`
+ * (the app that instrumented the prototype last) serves instances no app knows (request-scoped).
+ */
 export interface MetricsRef {
   current: MethodMetrics;
 }
 
-const refs = new WeakMap<object, MetricsRef>();
+// `Symbol.for`: the same keys in the ESM and the CommonJS build, should a process load both.
+const REF = Symbol.for('nestjs-prom-metrics.metrics-ref');
+const BOUND = Symbol.for('nestjs-prom-metrics.method-metrics');
+
+type Bindings = ReadonlyMap<MetricsRef, MethodMetrics>;
 
 /** The metrics reference of a function `instrumentMethod` returned, if it is one. */
 export function metricsRefOf(method: unknown): MetricsRef | undefined {
-  return typeof method === 'function' ? refs.get(method) : undefined;
+  return typeof method === 'function' ? (method as unknown as Record<symbol, MetricsRef | undefined>)[REF] : undefined;
+}
+
+/** Makes the prototype wrappers called on `instance` record into this app's `bindings`. */
+export function bindMethodMetrics(instance: object, bindings: Bindings): void {
+  Object.defineProperty(instance, BOUND, { value: bindings, configurable: true, writable: true });
+}
+
+function metricsFor(instance: unknown, ref: MetricsRef): MethodMetrics {
+  if (typeof instance !== 'object' || instance === null) return ref.current;
+  return (instance as Record<symbol, Bindings | undefined>)[BOUND]?.get(ref) ?? ref.current;
 }
 
 /**
@@ -21,10 +39,11 @@ export function metricsRefOf(method: unknown): MetricsRef | undefined {
  * that settles, or (per subscription) an Observable (not a Subject) that completes, errors or is unsubscribed.
  * Errors are re-thrown unchanged; `this` and arguments are passed through.
  */
-export function instrumentMethod(original: AnyMethod, ref: MetricsRef): AnyMethod {
+export function instrumentMethod(original: AnyMethod, ref: MetricsRef, shared: boolean): AnyMethod {
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {
     const request = requestContext.getStore();
-    const metrics = ref.current;
+    // A wrapper on an instance is that instance's app's; one on a prototype asks the instance.
+    const metrics = shared ? metricsFor(this, ref) : ref.current;
     const call = new MethodCall(this, args, request, metrics);
     let result: unknown;
     try {
@@ -60,7 +79,7 @@ export function instrumentMethod(original: AnyMethod, ref: MetricsRef): AnyMetho
   }
   Object.defineProperty(wrapped, 'name', { value: original.name, configurable: true });
   Object.defineProperty(wrapped, 'length', { value: original.length, configurable: true });
-  refs.set(wrapped, ref);
+  Object.defineProperty(wrapped, REF, { value: ref });
   return wrapped;
 }
 

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { INTERCEPTORS_METADATA, METHOD_METADATA, type InstanceWrapper } from '../compat/nest-constants.js';
 import type { Counter, Gauge, Histogram } from 'prom-client';
@@ -7,10 +7,12 @@ import type { CounterDecoratorOptions, LabelValue } from '../interfaces/index.js
 import { inProgressGauges } from '../core/in-progress-gauges.js';
 import { ensurePromMetric, type PromMetric } from '../core/prom-metrics.js';
 import { CardinalityGuard } from '../core/cardinality-guard.js';
+import { PrometheusRuntime } from '../runtime/prometheus-runtime.js';
 import { PrometheusService } from '../runtime/prometheus.service.js';
 import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
 import type { ResolvedPrometheusOptions } from '../interfaces/resolved-options.interface.js';
-import { instrumentMethod, metricsRefOf } from './instrument-method.js';
+import { bindMethodMetrics, instrumentMethod, type MetricsRef, metricsRefOf } from './instrument-method.js';
+import type { MethodMetrics } from './method-call.js';
 import { MethodMetric } from './method-metric.js';
 import { requestContextInterceptor } from './request-context.interceptor.js';
 
@@ -28,9 +30,12 @@ const started = new WeakMap<object, Set<string>>();
  * others pay nothing per request beyond the metrics themselves.
  */
 @Injectable()
-export class MethodMetricsExplorer implements OnModuleInit {
+export class MethodMetricsExplorer {
   private readonly logger = new Logger('PrometheusModule');
   private readonly instrumented = new WeakSet<object>();
+  /** This app's metrics of the wrappers on prototypes (shared by every app), per prototype. */
+  private readonly prototypeBindings = new Map<object, Map<MetricsRef, MethodMetrics>>();
+  private readonly instanceBindings = new WeakMap<object, Map<MetricsRef, MethodMetrics>>();
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -38,13 +43,15 @@ export class MethodMetricsExplorer implements OnModuleInit {
     private readonly prometheus: PrometheusService,
     private readonly cardinality: CardinalityGuard,
     @Inject(PROMETHEUS_OPTIONS) private readonly options: ResolvedPrometheusOptions,
-  ) {}
-
-  onModuleInit(): void {
-    this.explore();
+    runtime: PrometheusRuntime,
+  ) {
+    // Controllers before Nest registers the routes, which capture the handler methods.
+    runtime.at('beforeRoutes', 'methods: instrument decorated methods', () => this.explore());
+    runtime.onHandlerClass(type => this.instrumentPrototype(type));
+    runtime.at('afterRoutes', 'methods: bind instances of shared classes to this app', () => this.bindInstances());
   }
 
-  explore(): void {
+  private explore(): void {
     // `enabled: false`: decorated methods stay as they are.
     if (!this.options.enabled) return;
     for (const wrapper of this.discovery.getControllers()) this.instrumentWrapper(wrapper, true);
@@ -149,18 +156,60 @@ export class MethodMetricsExplorer implements OnModuleInit {
         gauges: metrics.filter(m => m.type === 'gauge'),
         finals: metrics.filter(m => m.type !== 'gauge'),
       };
+      const onPrototype = holder === prototype;
       const ref = metricsRefOf(method);
       if (ref) {
-        // A request-scoped class that another app instrumented: record into this app's metrics.
-        ref.current = current;
+        // A prototype's wrapper that another app made (or this one, for a subclass): this app's
+        // instances record into this app's metrics; others into the last app's.
+        if (onPrototype) {
+          ref.current = current;
+          this.bindPrototype(prototype, ref, current);
+        } else {
+          this.bindInstance(holder, ref, current);
+        }
         continue;
       }
-      const wrapped = instrumentMethod(method as AnyMethod, { current });
+      const newRef = { current };
+      const wrapped = instrumentMethod(method as AnyMethod, newRef, onPrototype);
+      if (onPrototype) this.bindPrototype(prototype, newRef, current);
       holder[name] = wrapped;
       if (isRoute && metrics.some(m => !m.isStatic)) {
         // Label functions of a route handler may read `ctx.request`.
         const interceptors = (Reflect.getMetadata(INTERCEPTORS_METADATA, wrapped) as unknown[] | undefined) ?? [];
         Reflect.defineMetadata(INTERCEPTORS_METADATA, [...interceptors, requestContextInterceptor], wrapped);
+      }
+    }
+  }
+
+  /** This app's metrics of a prototype's wrappers, bound to its instances after the routes. */
+  private bindPrototype(prototype: object, ref: MetricsRef, metrics: MethodMetrics): void {
+    let bindings = this.prototypeBindings.get(prototype);
+    if (!bindings) this.prototypeBindings.set(prototype, (bindings = new Map()));
+    bindings.set(ref, metrics);
+  }
+
+  private bindInstance(instance: object, ref: MetricsRef, metrics: MethodMetrics): void {
+    let bindings = this.instanceBindings.get(instance);
+    if (!bindings) {
+      this.instanceBindings.set(instance, (bindings = new Map()));
+      bindMethodMetrics(instance, bindings);
+    }
+    bindings.set(ref, metrics);
+  }
+
+  /** Every instance exists: this app's instances of prototype-instrumented classes get its metrics. */
+  private bindInstances(): void {
+    if (this.prototypeBindings.size === 0) return;
+    for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
+      const instances = wrapper.isTransient
+        ? wrapper.getStaticTransientInstances().map(i => i?.instance as unknown)
+        : wrapper.isDependencyTreeStatic()
+          ? [wrapper.instance as unknown]
+          : [];
+      for (const instance of instances) {
+        if (!instance || typeof instance !== 'object') continue;
+        const bindings = this.prototypeBindings.get(Object.getPrototypeOf(instance) as object);
+        if (bindings) for (const [ref, metrics] of bindings) this.bindInstance(instance, ref, metrics);
       }
     }
   }

@@ -1,17 +1,14 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type OnApplicationShutdown,
-  type OnModuleDestroy,
-  type OnModuleInit,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { renderRegistry } from '../core/exposition/render-metrics.js';
-import { ownAgents } from '../http-client/own-agents.js';
+import { markOwnAgent } from '../core/own-agents.js';
 import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
-import type { ResolvedPrometheusOptions, ResolvedPushgatewayOptions } from '../interfaces/resolved-options.interface.js';
+import type {
+  ResolvedPrometheusOptions,
+  ResolvedPushgatewayOptions,
+} from '../interfaces/resolved-options.interface.js';
+import { PrometheusRuntime } from '../runtime/prometheus-runtime.js';
 import { PrometheusService } from '../runtime/prometheus.service.js';
 import { describeError } from '../core/describe-error.js';
 import { gatewayRequest, loggableUrl } from './gateway-request.js';
@@ -44,7 +41,7 @@ export interface PushOptions {
  * @public
  */
 @Injectable()
-export class PushgatewayService implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
+export class PushgatewayService {
   private readonly logger = new Logger('PrometheusModule');
   private readonly config?: ResolvedPushgatewayOptions;
   private readonly agent?: HttpAgent;
@@ -54,12 +51,16 @@ export class PushgatewayService implements OnModuleInit, OnModuleDestroy, OnAppl
   constructor(
     @Inject(PROMETHEUS_OPTIONS) options: ResolvedPrometheusOptions,
     private readonly prometheus: PrometheusService,
+    runtime: PrometheusRuntime,
   ) {
+    runtime.at('afterRoutes', 'pushgateway: start periodic pushes', () => this.startPeriodicPushes());
+    runtime.at('destroy', 'pushgateway: stop periodic pushes', () => clearInterval(this.timer));
+    runtime.at('shutdown', 'pushgateway: final push', () => this.finalPush());
     this.config = options.pushgateway;
     if (!this.config) return;
     // An agent of its own marks the module's own requests (left out of the outbound HTTP metrics).
     this.agent = new URL(this.config.url).protocol === 'https:' ? new HttpsAgent() : new HttpAgent();
-    ownAgents.add(this.agent);
+    markOwnAgent(this.agent);
   }
 
   /** Replaces the metrics of the group (HTTP PUT). */
@@ -77,7 +78,7 @@ export class PushgatewayService implements OnModuleInit, OnModuleDestroy, OnAppl
     return this.send('delete', options);
   }
 
-  onModuleInit(): void {
+  private startPeriodicPushes(): void {
     const interval = this.config?.intervalMs ?? 0;
     if (interval <= 0) return;
     // A slow gateway must not pile up requests: a tick while a push is on its way is skipped.
@@ -88,11 +89,7 @@ export class PushgatewayService implements OnModuleInit, OnModuleDestroy, OnAppl
     this.timer.unref();
   }
 
-  onModuleDestroy(): void {
-    clearInterval(this.timer);
-  }
-
-  async onApplicationShutdown(): Promise<void> {
+  private async finalPush(): Promise<void> {
     clearInterval(this.timer);
     // The final push comes after the one on its way, so it carries the last values.
     if (this.inFlight) await this.inFlight;

@@ -3,7 +3,7 @@ import type { HandlerSeries } from './handler-series.js';
 
 /** Nest's guard runner, as `tryActivate` sees itself. */
 type GuardsConsumer = ThisParameterType<TryActivate>;
-import { transportMetricsInterceptor } from './transport-metrics.interceptor.js';
+import { transportMetricsOf } from './transport-metrics.interceptor.js';
 
 /**
  * What Nest's context creators throw, out of our sight, when `tryActivate` resolves `false`: a
@@ -15,8 +15,6 @@ const REFUSALS: Record<string, object> = {
   ws: standIn('WsException'),
   graphql: standIn('ForbiddenException'),
 };
-
-let installed = false;
 
 /**
  * Counts the calls of measured transport handlers that their guards turn away. Nest runs guards
@@ -34,9 +32,8 @@ let installed = false;
  * ```
  */
 export function countGuardRejections(): void {
-  if (installed) return;
-  installed = true;
   wrapGuardActivation(
+    'nestjs-prom-metrics.guard-rejections',
     original =>
       function (this: GuardsConsumer, guards, args, instance, callback, type) {
         if (type !== 'rpc' && type !== 'ws' && type !== 'graphql') {
@@ -76,7 +73,7 @@ async function activateMeasured(
 
 function seriesOf(type: 'rpc' | 'ws' | 'graphql', instance: object, callback: object): HandlerSeries | null {
   try {
-    return transportMetricsInterceptor.guardedSeries(type, instance, callback);
+    return transportMetricsOf(instance, instance.constructor)?.guardedSeries(type, instance, callback) ?? null;
   } catch {
     return null;
   }

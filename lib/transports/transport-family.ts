@@ -1,20 +1,6 @@
-import type { CounterFamily } from '../core/counter-family.js';
-import type { GaugeFamily } from '../core/gauge-family.js';
-import type { HistogramFamily } from '../core/histogram-family.js';
 import type { ResolvedTransportOptions } from '../interfaces/resolved-options.interface.js';
-import { HandlerSeries } from './handler-series.js';
+import { HandlerSeries, type TransportFamilyMetrics, type TransportLabelLayout } from './handler-series.js';
 import { matchesPattern } from '../core/label-values.js';
-
-export interface TransportFamilyMetrics {
-  /** `<labels>, outcome` */
-  requests: CounterFamily;
-  /** `<labels>, outcome` */
-  duration: HistogramFamily;
-  /** The first `inProgressLabels` labels. */
-  inProgress?: GaugeFamily;
-  /** The first `exceptionLabels` labels, then `exception`. */
-  exceptions?: CounterFamily;
-}
 
 /**
  * The default metrics of one transport (microservices, WebSockets, GraphQL), and the series of
@@ -26,10 +12,7 @@ export class TransportFamily {
   constructor(
     readonly metrics: TransportFamilyMetrics,
     private readonly options: ResolvedTransportOptions,
-    /** Which label value `exclude` is matched against. */
-    private readonly excludeBy: number,
-    readonly inProgressLabels: number,
-    readonly exceptionLabels: number,
+    private readonly layout: TransportLabelLayout,
   ) {}
 
   /** The series of a handler seen before (`null`: excluded), or `undefined` on its first call. */
@@ -39,7 +22,9 @@ export class TransportFamily {
 
   /** Resolves a handler's series from its label values, on its first call. */
   resolve(handler: object, values: string[]): HandlerSeries | null {
-    const series = this.isExcluded(values[this.excludeBy]) ? null : new HandlerSeries(this, values);
+    const series = this.isExcluded(values[this.layout.excludeBy])
+      ? null
+      : new HandlerSeries(this.metrics, this.layout, values);
     this.handlers.set(handler, series);
     return series;
   }

@@ -1,17 +1,24 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { MetadataScanner, ModulesContainer } from '@nestjs/core';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { MetadataScanner, ModuleRef, ModulesContainer } from '@nestjs/core';
 import { CardinalityGuard } from '../core/cardinality-guard.js';
 import { INTERCEPTORS_METADATA } from '../compat/nest-constants.js';
-import { MethodMetricsExplorer } from '../methods/method-metrics.explorer.js';
 import { MetricFactory } from '../core/metric-factory.js';
 import { DO_NOT_TRACK_METADATA } from '../decorators/decorator.constants.js';
 import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
 import type { ResolvedPrometheusOptions, ResolvedTransportOptions } from '../interfaces/resolved-options.interface.js';
+import { PrometheusRuntime } from '../runtime/prometheus-runtime.js';
 import { PrometheusService } from '../runtime/prometheus.service.js';
 import { countGuardRejections } from './guard-rejections.js';
 import { TransportFamily } from './transport-family.js';
-import { transportMetricsInterceptor } from './transport-metrics.interceptor.js';
 import {
+  bindTransportMetrics,
+  TransportMetrics,
+  transportMetricsInterceptor,
+  transportMetricsOf,
+} from './transport-metrics.interceptor.js';
+import { exposeHandlerInstances } from '../compat/interceptors-consumer.js';
+import {
+  GRAPHQL_MODULE_OPTIONS,
   GRAPHQL_RESOLVE_PROPERTY_METADATA,
   GRAPHQL_RESOLVER_TYPE_METADATA,
   GRAPHQL_ROOT_TYPES,
@@ -29,8 +36,8 @@ interface FoundHandler {
   method: AnyFunction;
 }
 
-// Gateways already given the connection hooks (shared by every app).
-const hookedGateways = new WeakSet<object>();
+// Marks a gateway prototype given the connection hooks (prototypes are shared by every app).
+const HOOKED = Symbol.for('nestjs-prom-metrics.connection-hooks');
 
 /**
  * Default metrics of microservice handlers, WebSocket gateways and GraphQL root fields. Nest binds
@@ -39,30 +46,29 @@ const hookedGateways = new WeakSet<object>();
  */
 @Injectable()
 export class TransportMetricsExplorer {
-  /** Whether the app has GraphQL resolvers (its HTTP endpoint is then a known route). */
-  readonly hasGraphql: boolean = false;
-
   constructor(
     modules: ModulesContainer,
     scanner: MetadataScanner,
     prometheus: PrometheusService,
     guard: CardinalityGuard,
-    methods: MethodMetricsExplorer,
+    runtime: PrometheusRuntime,
+    moduleRef: ModuleRef,
     @Inject(PROMETHEUS_OPTIONS) options: ResolvedPrometheusOptions,
   ) {
     if (!options.enabled) return;
     const found = findHandlers(modules, scanner);
     const has = (t: Transport) => found.some(h => h.transport === t);
-    this.hasGraphql = has('graphql');
+    // The GraphQL driver serves its endpoint outside Nest's router: the HTTP metrics must know it.
+    if (has('graphql')) runtime.addExternalRoute(graphqlPath(moduleRef));
     const factory = new MetricFactory(prometheus.registry, guard, 'PrometheusModule (transport metrics)');
-    const interceptor = transportMetricsInterceptor;
-    interceptor.rpc = has('rpc') && options.rpc ? rpcFamily(factory, options.rpc) : undefined;
-    interceptor.ws = has('ws') && options.ws ? wsFamily(factory, options.ws) : undefined;
-    interceptor.graphql = has('graphql') && options.graphql ? graphqlFamily(factory, options.graphql) : undefined;
-    // Guards run before interceptors: their rejections are counted at the guards.
-    if (interceptor.rpc || interceptor.ws || interceptor.graphql) countGuardRejections();
-    interceptor.wsConnections =
-      interceptor.ws && options.ws
+    const rpc = has('rpc') && options.rpc ? rpcFamily(factory, options.rpc) : undefined;
+    const ws = has('ws') && options.ws ? wsFamily(factory, options.ws) : undefined;
+    const graphql = has('graphql') && options.graphql ? graphqlFamily(factory, options.graphql) : undefined;
+    const metrics = new TransportMetrics(
+      rpc,
+      ws,
+      graphql,
+      ws && options.ws
         ? {
             open: factory.gauge(`${options.ws.prefix}ws_connections`, 'WebSocket connections open now', ['gateway']),
             // Not `ws_connections_total`: in OpenMetrics that counter's family is `ws_connections`, the gauge's name.
@@ -70,7 +76,25 @@ export class TransportMetricsExplorer {
               'gateway',
             ]),
           }
-        : undefined;
+        : undefined,
+    );
+    const interceptor = transportMetricsInterceptor;
+    if (rpc || ws || graphql) {
+      // Guards run before interceptors: their rejections are counted at the guards.
+      countGuardRejections();
+      const handlerTypes = new Set(found.map(h => h.type));
+      // Every instance exists by then; calls come later (after init, or listen for microservices).
+      runtime.at('afterRoutes', 'transports: bind the handlers to this app', () => {
+        if (!exposeHandlerInstances()) {
+          new Logger('PrometheusModule').warn(
+            'this NestJS version does not build interceptor contexts through InterceptorsConsumer.createContext: ' +
+              'with two apps in one process, microservice, WebSocket and GraphQL calls are counted by the app ' +
+              'that bootstrapped last. Please report it with your @nestjs/core version.',
+          );
+        }
+        bindHandlers(modules, handlerTypes, metrics);
+      });
+    }
 
     for (const handler of found) {
       if (!options[handler.transport]) continue;
@@ -84,9 +108,20 @@ export class TransportMetricsExplorer {
       }
       if (handler.transport === 'ws' && options.ws) hookConnections(handler.type);
     }
-    // After the interceptor metadata: the wrappers copy the methods' metadata.
-    for (const type of new Set(found.map(h => h.type))) methods.instrumentPrototype(type);
+    // After the interceptor metadata: the wrappers of method decorators copy the methods' metadata.
+    for (const type of new Set(found.map(h => h.type))) runtime.addHandlerClass(type);
   }
+}
+
+/** The GraphQL module's endpoint (its `path` option, `/graphql` by default). */
+function graphqlPath(moduleRef: ModuleRef): string {
+  let path: unknown;
+  try {
+    path = (moduleRef.get(GRAPHQL_MODULE_OPTIONS, { strict: false }) as { path?: unknown } | undefined)?.path;
+  } catch {
+    // No GraphQL module options: the driver's default path.
+  }
+  return typeof path === 'string' && path !== '' ? (path.startsWith('/') ? path : `/${path}`) : '/graphql';
 }
 
 function rpcFamily(factory: MetricFactory, o: ResolvedTransportOptions): TransportFamily {
@@ -113,9 +148,8 @@ function rpcFamily(factory: MetricFactory, o: ResolvedTransportOptions): Transpo
       ]),
     },
     o,
-    0,
-    1,
-    1,
+    // pattern, kind
+    { excludeBy: 0, inProgressLabels: 1, exceptionLabels: 1 },
   );
 }
 
@@ -136,9 +170,8 @@ function wsFamily(factory: MetricFactory, o: ResolvedTransportOptions): Transpor
       ),
     },
     o,
-    1,
-    0,
-    0,
+    // gateway, event
+    { excludeBy: 1, inProgressLabels: 0, exceptionLabels: 0 },
   );
 }
 
@@ -164,17 +197,16 @@ function graphqlFamily(factory: MetricFactory, o: ResolvedTransportOptions): Tra
       ]),
     },
     o,
-    1,
-    0,
-    2,
+    // operation_type, field
+    { excludeBy: 1, inProgressLabels: 0, exceptionLabels: 2 },
   );
 }
 
 /** Counts a gateway's connections through the hooks Nest calls on it (adding them if it has none). */
 function hookConnections(type: AnyFunction): void {
-  const prototype = type.prototype as Record<string, unknown>;
-  if (hookedGateways.has(prototype)) return;
-  hookedGateways.add(prototype);
+  const prototype = type.prototype as Record<string | symbol, unknown>;
+  if (Object.prototype.hasOwnProperty.call(prototype, HOOKED)) return;
+  Object.defineProperty(prototype, HOOKED, { value: true });
   const gateway = type.name;
   prototype.handleConnection = counting(prototype.handleConnection, gateway, 1);
   prototype.handleDisconnect = counting(prototype.handleDisconnect, gateway, -1);
@@ -192,11 +224,31 @@ function counting(hook: unknown, gateway: string, change: 1 | -1): CountingHook 
   const inherited = hook as CountingHook | undefined;
   const own = inherited !== undefined && UNCOUNTED in inherited ? inherited[UNCOUNTED] : inherited;
   const wrapped: CountingHook = function (this: unknown, ...args: unknown[]) {
-    transportMetricsInterceptor.connection(gateway, change);
+    transportMetricsOf(this as object, (this as object | undefined)?.constructor)?.connection(gateway, change);
     return own?.apply(this, args);
   };
   wrapped[UNCOUNTED] = own;
   return wrapped;
+}
+
+/**
+ * Binds the app's metrics to the instances of its handler classes (static and transient ones), and
+ * to the classes themselves for instances it cannot know (request-scoped, or when the handler
+ * instance is not exposed: the app that bootstrapped last then counts them).
+ */
+function bindHandlers(modules: ModulesContainer, types: ReadonlySet<AnyFunction>, metrics: TransportMetrics): void {
+  for (const type of types) bindTransportMetrics(type, metrics);
+  for (const module of modules.values()) {
+    for (const wrapper of [...module.controllers.values(), ...module.providers.values()]) {
+      if (!types.has(wrapper.metatype as AnyFunction)) continue;
+      const instances = wrapper.isTransient
+        ? wrapper.getStaticTransientInstances().map(i => i?.instance as unknown)
+        : [wrapper.instance as unknown];
+      for (const instance of instances) {
+        if (instance && typeof instance === 'object') bindTransportMetrics(instance, metrics);
+      }
+    }
+  }
 }
 
 /** Message handlers, gateway handlers and GraphQL root fields of every class Nest scanned. */

@@ -1,3 +1,4 @@
+import { handlerInstanceOf } from '../compat/interceptors-consumer.js';
 import { INTERCEPTORS_METADATA } from '../compat/nest-constants.js';
 import type { CallHandler, ExecutionContext, NestInterceptor } from '@nestjs/common';
 import { Observable } from 'rxjs';
@@ -20,41 +21,42 @@ export interface WsConnectionMetrics {
   total: CounterFamily;
 }
 
+export type TransportType = 'rpc' | 'ws' | 'graphql';
+
+// `Symbol.for`: the same key in the ESM and the CommonJS build, should a process load both.
+const TRANSPORT_METRICS = Symbol.for('nestjs-prom-metrics.transport-metrics');
+
 /**
- * Measures message handlers, gateway handlers and GraphQL root fields. Nest reads interceptors
- * off the handler methods, which every app of the process shares, so there is one interceptor: it
- * records into the metrics of the app that bootstrapped last (set by `TransportMetricsExplorer`).
- * HTTP routes never get it: they keep Nest's interceptor-free fast path.
+ * One app's transport metrics: the families of its transports and the series of its gateways'
+ * connections. Bound to the app's handler instances (`bindTransportMetrics`), where the
+ * process-wide interceptor finds them.
  */
-export class TransportMetricsInterceptor implements NestInterceptor {
-  rpc?: TransportFamily;
-  ws?: TransportFamily;
-  graphql?: TransportFamily;
-  wsConnections?: WsConnectionMetrics;
+export class TransportMetrics {
   private readonly connections = new Map<string, { open: GaugeSeries; total: CounterSeries }>();
 
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const type = context.getType<string>();
-    const family = type === 'rpc' ? this.rpc : type === 'ws' ? this.ws : type === 'graphql' ? this.graphql : undefined;
-    if (family === undefined) return next.handle();
-    const handler = context.getHandler();
-    let series = family.cached(handler);
-    if (series === undefined) series = family.resolve(handler, handlerLabels(type, handler, context.getClass()));
-    return series === null ? next.handle() : measured(next.handle(), series);
+  constructor(
+    readonly rpc: TransportFamily | undefined,
+    readonly ws: TransportFamily | undefined,
+    readonly graphql: TransportFamily | undefined,
+    private readonly wsConnections: WsConnectionMetrics | undefined,
+  ) {}
+
+  family(type: string): TransportFamily | undefined {
+    return type === 'rpc' ? this.rpc : type === 'ws' ? this.ws : type === 'graphql' ? this.graphql : undefined;
   }
 
   /**
    * The series a handler's guard rejections count into (`null`: not measured), for
-   * `countGuardRejections`: only handlers this interceptor measures (not `@DoNotTrack()`, not
+   * `countGuardRejections`: only handlers the interceptor measures (not `@DoNotTrack()`, not
    * excluded, not a GraphQL field resolver).
    */
-  guardedSeries(type: 'rpc' | 'ws' | 'graphql', instance: object, handler: object): HandlerSeries | null {
+  guardedSeries(type: TransportType, instance: object, handler: object): HandlerSeries | null {
     const family = this[type];
     if (family === undefined) return null;
     const series = family.cached(handler);
     if (series !== undefined) return series;
     const interceptors = Reflect.getMetadata(INTERCEPTORS_METADATA, handler) as unknown[] | undefined;
-    if (interceptors?.includes(this) !== true) return family.skip(handler);
+    if (interceptors?.includes(transportMetricsInterceptor) !== true) return family.skip(handler);
     return family.resolve(handler, handlerLabels(type, handler, instance.constructor));
   }
 
@@ -63,7 +65,7 @@ export class TransportMetricsInterceptor implements NestInterceptor {
     const metrics = this.wsConnections;
     if (metrics === undefined) return;
     let series = this.connections.get(gateway);
-    if (series === undefined || series.open !== metrics.open.child([gateway])) {
+    if (series === undefined) {
       series = { open: metrics.open.child([gateway]), total: metrics.total.child([gateway]) };
       this.connections.set(gateway, series);
     }
@@ -73,6 +75,45 @@ export class TransportMetricsInterceptor implements NestInterceptor {
     } else {
       series.open.dec();
     }
+  }
+}
+
+/**
+ * Makes `target` (a handler instance, or a handler class as the fallback for instances the app
+ * does not know, such as request-scoped ones) record into `metrics`. A property of the target,
+ * not a map at module scope: every app binds its own instances, and nothing outlives them.
+ */
+export function bindTransportMetrics(target: object, metrics: TransportMetrics): void {
+  Object.defineProperty(target, TRANSPORT_METRICS, { value: metrics, configurable: true, writable: true });
+}
+
+/** The metrics of the app that `instance` (or else `type`) belongs to. */
+export function transportMetricsOf(
+  instance: object | undefined,
+  type: object | undefined,
+): TransportMetrics | undefined {
+  return (
+    (instance as Record<symbol, TransportMetrics | undefined> | undefined)?.[TRANSPORT_METRICS] ??
+    (type as Record<symbol, TransportMetrics | undefined> | undefined)?.[TRANSPORT_METRICS]
+  );
+}
+
+/**
+ * Measures message handlers, gateway handlers and GraphQL root fields. Nest reads interceptors
+ * off the handler methods, which every app of the process shares, so there is one interceptor and
+ * it holds nothing: it records into the metrics of the app the handler's instance belongs to
+ * (`handlerInstanceOf`, bound by each app's `TransportMetricsExplorer`). HTTP routes never get it:
+ * they keep Nest's interceptor-free fast path.
+ */
+export class TransportMetricsInterceptor implements NestInterceptor {
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const type = context.getType<string>();
+    const family = transportMetricsOf(handlerInstanceOf(context), context.getClass())?.family(type);
+    if (family === undefined) return next.handle();
+    const handler = context.getHandler();
+    let series = family.cached(handler);
+    if (series === undefined) series = family.resolve(handler, handlerLabels(type, handler, context.getClass()));
+    return series === null ? next.handle() : measured(next.handle(), series);
   }
 }
 

@@ -1,0 +1,31 @@
+import type { Registry } from 'prom-client';
+import { type RenderedMetrics, renderRegistry } from './render-metrics.js';
+
+/**
+ * Where a scrape's exposition comes from: this process's registry, or (in a Node cluster) the
+ * aggregate the primary makes of every worker's. The metrics endpoint and the metrics port serve
+ * whichever the module provides under {@link EXPOSITION_SOURCE}, without knowing which it is.
+ *
+ * @example
+ * ```ts
+ * const source: ExpositionSource = new RegistryExposition(register);
+ * const { contentType, body } = await source.render('application/openmetrics-text');
+ * ```
+ * @public
+ */
+export interface ExpositionSource {
+  /** The exposition in the format `accept` asks for; only the families in `names`, when given. */
+  render(accept: string | undefined, names?: string[]): Promise<RenderedMetrics>;
+}
+
+/** Injection token of the app's {@link ExpositionSource}. */
+export const EXPOSITION_SOURCE = Symbol('EXPOSITION_SOURCE');
+
+/** The exposition of one registry: this process's metrics. */
+export class RegistryExposition implements ExpositionSource {
+  constructor(private readonly registry: Registry) {}
+
+  render(accept: string | undefined, names?: string[]): Promise<RenderedMetrics> {
+    return renderRegistry(this.registry, accept, names);
+  }
+}
