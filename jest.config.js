@@ -4,7 +4,8 @@ export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   moduleFileExtensions: ['ts', 'js', 'json'],
-  roots: ['<rootDir>/test'],
+  // Unit specs sit next to the code they test (lib/**/*.spec.ts); e2e suites in test/.
+  roots: ['<rootDir>/lib', '<rootDir>/test'],
   testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/test/integration/', '/test/consumers/'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },

@@ -13,7 +13,7 @@ import {
 } from 'prom-client';
 import { getToken } from './decorators/inject-metric.decorator.js';
 import type { MetricProviderDefinition } from './interfaces/index.js';
-import { ensurePromMetric } from './core/prom-metrics.js';
+import { findOrCreatePromMetric } from './core/prom-metrics.js';
 import type { MetricKind } from './core/samples.js';
 import { PROMETHEUS_OPTIONS } from './runtime/runtime.constants.js';
 import type { ResolvedPrometheusOptions } from './interfaces/resolved-options.interface.js';
@@ -84,7 +84,7 @@ function makeProvider(
       const registry = options?.registry ?? globalRegistry;
       const prefix = options?.customMetricPrefix;
       const name = prefix ? `${prefix}_${metricConfig.name}` : metricConfig.name;
-      const metric = ensurePromMetric(registry, type, { ...metricConfig, name }, declaredBy);
+      const metric = findOrCreatePromMetric(registry, type, { ...metricConfig, name }, declaredBy);
       if (collect) {
         // Set on the metric even when it existed already (a second app in the process, hot reload):
         // the collect of the newest providers, not of a closed app's.

@@ -18,7 +18,7 @@ function* files(dir) {
 }
 
 for (const file of files(src)) {
-  if (!file.endsWith('.ts')) continue;
+  if (!file.endsWith('.ts') || file.endsWith('.spec.ts')) continue;
   const rel = relative(src, file);
   const { outputText, diagnostics } = ts.transpileModule(readFileSync(file, 'utf8'), {
     fileName: file,

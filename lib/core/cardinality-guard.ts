@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Registry } from 'prom-client';
-import { ensureMetric } from './metric-registrar.js';
+import { annotation } from './annotation.js';
+import { findOrRegisterMetric } from './metric-registrar.js';
 import { type CounterSeries, CounterFamily } from './counter-family.js';
 import type { Labels } from './samples.js';
 import { OVERFLOW_LABEL_VALUE } from './core.constants.js';
@@ -16,9 +17,9 @@ export interface CardinalityLimits {
 }
 
 // Label sets admitted per prom-client metric, shared by every app of the process that records into it.
-const admitted = new WeakMap<object, Set<string>>();
+const admitted = annotation<Set<string>>('admitted-label-sets');
 // Metrics already warned about, per registry's overflow counter.
-const warned = new WeakMap<object, Set<string>>();
+const warned = annotation<Set<string>>('overflow-warned');
 
 /**
  * Keeps every metric the module creates within `maxSeriesPerMetric` label sets and label values
@@ -34,7 +35,7 @@ export class CardinalityGuard {
     readonly limits: CardinalityLimits,
   ) {
     if (limits.maxSeries === Infinity) return;
-    this.overflow = ensureMetric(
+    this.overflow = findOrRegisterMetric(
       registry,
       {
         type: 'counter',
@@ -60,8 +61,7 @@ export class CardinalityGuard {
   /** The counter of samples diverted from `metric`; warns the first time a metric overflows. */
   diverted(metric: string): CounterSeries {
     const overflow = this.overflow as CounterFamily;
-    let names = warned.get(overflow);
-    if (!names) warned.set(overflow, (names = new Set()));
+    const names = warned.get(overflow) ?? warned.set(overflow, new Set());
     if (!names.has(metric)) {
       names.add(metric);
       this.logger.warn(
@@ -93,8 +93,7 @@ export class CardinalityGuard {
    */
   admit(metric: object, labelNames: readonly string[], labels: Labels): Labels {
     if (this.limits.maxSeries === Infinity || labelNames.length === 0) return labels;
-    let seen = admitted.get(metric);
-    if (!seen) admitted.set(metric, (seen = new Set()));
+    const seen = admitted.get(metric) ?? admitted.set(metric, new Set());
     // JSON, not a join: a separator inside a value must not make two label sets one key.
     const key =
       labelNames.length === 1 ? String(labels[labelNames[0]]) : JSON.stringify(labelNames.map(n => labels[n]));

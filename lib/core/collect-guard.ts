@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Counter, type Registry } from 'prom-client';
+import { annotation } from './annotation.js';
 import { describeError } from './describe-error.js';
 import { COLLECTING_METHODS, onMetricsListed } from '../compat/prom-client.js';
 
@@ -24,8 +25,8 @@ interface GuardState {
   readonly inFlight: Set<Promise<unknown>>;
 }
 
-const guarded = new WeakMap<Registry, GuardState>();
-const wrapped = new WeakSet<object>();
+const guarded = annotation<GuardState>('collect-guard');
+const wrapped = annotation<true>('collect-guarded-metric');
 const logger = new Logger('PrometheusModule');
 
 /**
@@ -79,7 +80,7 @@ export function ensureCollectErrorsCounter(registry: Registry): void {
 }
 
 function guardMetric(metric: CollectedMetric, registry: Registry, state: GuardState): void {
-  wrapped.add(metric);
+  wrapped.set(metric, true);
   // The error counter waits for the others: it must not wait for itself.
   if (metric.name === COLLECT_ERRORS_METRIC) return;
   for (const method of COLLECTING_METHODS) {

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import { annotation } from './annotation.js';
 import { registerCollectableMetric, registeredMetric } from '../compat/prom-client.js';
 import { assertBuckets, assertLabelName, assertMetricName } from './metric-names.js';
 import type { MetricKind } from './samples.js';
@@ -14,7 +15,7 @@ export interface MetricDefinition {
 }
 
 // The definition each metric was created from, to explain a conflicting second definition.
-const definitions = new WeakMap<object, MetricDefinition>();
+const definitions = annotation<MetricDefinition>('metric-definition');
 
 function describe(def: Pick<MetricDefinition, 'type' | 'name' | 'labelNames' | 'buckets' | 'declaredBy'>): string {
   const buckets = def.buckets ? ` buckets [${def.buckets.join(', ')}]` : '';
@@ -37,7 +38,7 @@ function sameBuckets(a?: readonly number[], b?: readonly number[]): boolean {
  * Initialising a module twice (two apps in one process, hot reload) reuses the first metric;
  * a second definition with another type, label set or buckets is a bootstrap error.
  */
-export function ensureMetric<M extends object>(
+export function findOrRegisterMetric<M extends object>(
   registry: Registry,
   def: MetricDefinition,
   kind: abstract new (...args: never[]) => M,

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type MetricConfiguration, type Registry, Summary } from 'prom-client';
-import { ensureMetric } from './metric-registrar.js';
+import { findOrRegisterMetric } from './metric-registrar.js';
 import type { MetricKind } from './samples.js';
 
 export type PromMetric = Counter<string> | Gauge<string> | Histogram<string> | Summary<string>;
@@ -13,7 +13,7 @@ const DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
  * The prom-client metric of this definition in the registry: created once, then shared by every
  * decorator, provider and app that declares the same definition.
  */
-export function ensurePromMetric(
+export function findOrCreatePromMetric(
   registry: Registry,
   type: MetricKind,
   config: MetricConfiguration<string> & {
@@ -31,7 +31,7 @@ export function ensurePromMetric(
     throw new Error(`${declaredBy}: metric "${config.name}" needs a help text`);
   }
   const labelNames = [...(config.labelNames ?? [])];
-  return ensureMetric(
+  return findOrRegisterMetric(
     registry,
     {
       type,

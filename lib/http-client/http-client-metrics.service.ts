@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { annotation } from '../core/annotation.js';
 import { CardinalityGuard } from '../core/cardinality-guard.js';
-import { MetricFactory } from '../core/metric-factory.js';
+import { FamilyFactory } from '../core/family-factory.js';
 import type { CounterFamily } from '../core/counter-family.js';
 import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
 import type { ResolvedHttpClientOptions, ResolvedPrometheusOptions } from '../interfaces/resolved-options.interface.js';
@@ -12,7 +13,7 @@ const DECLARED_BY = 'PrometheusModule (httpClient)';
 
 // The recorder of each set of metrics and how many apps use it: the diagnostics channels are
 // process-wide, so two apps on one registry must not both record each request.
-const recorders = new WeakMap<CounterFamily, { recorder: HttpClientRecorder; users: number }>();
+const recorders = annotation<{ recorder: HttpClientRecorder; users: number }>('outbound-recorder');
 
 /** `forRoot({ httpClient })`: outbound HTTP metrics while the app runs. */
 @Injectable()
@@ -54,7 +55,7 @@ export class HttpClientMetricsService {
   }
 
   private createMetrics(o: ResolvedHttpClientOptions): HttpClientMetrics {
-    const factory = new MetricFactory(this.prometheus.registry, this.guard, DECLARED_BY);
+    const factory = new FamilyFactory(this.prometheus.registry, this.guard, DECLARED_BY);
     const labels = ['method', 'host', 'status_code'];
     return {
       requests: factory.counter(

@@ -1,5 +1,6 @@
 import type { ArgumentsHost } from '@nestjs/common';
 import type { ModuleRef, ModulesContainer } from '@nestjs/core';
+import { annotation } from '../core/annotation.js';
 import { globalExceptionFilters } from '../compat/exception-layer.js';
 import { EXCEPTION_FILTERS_METADATA, FILTER_CATCH_EXCEPTIONS } from '../compat/nest-constants.js';
 import { exceptionObserver, takeObservedException } from './exception-spy.js';
@@ -9,7 +10,7 @@ interface FilterLike {
   catch: CatchFn;
 }
 
-const observed = new WeakSet<object>();
+const observed = annotation<true>('observed-filter');
 
 /**
  * Users' exception filters often answer by writing the response themselves
@@ -41,7 +42,7 @@ export function observeExceptionFilters(
     if (typeof candidate !== 'object' || candidate === null || candidate === exceptionObserver) continue;
     const filter = candidate as FilterLike;
     if (typeof filter.catch !== 'function' || observed.has(filter)) continue;
-    observed.add(filter);
+    observed.set(filter, true);
     const original = filter.catch;
     filter.catch = function (this: unknown, exception, host) {
       // Handled here: the observed exception must not be tied to another response.

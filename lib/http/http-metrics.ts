@@ -1,7 +1,7 @@
 import type { Registry, Summary } from 'prom-client';
 import type { CardinalityGuard } from '../core/cardinality-guard.js';
-import { MetricFactory } from '../core/metric-factory.js';
-import { ensurePromMetric } from '../core/prom-metrics.js';
+import { FamilyFactory } from '../core/family-factory.js';
+import { findOrCreatePromMetric } from '../core/prom-metrics.js';
 import type { CounterFamily } from '../core/counter-family.js';
 import type { GaugeFamily } from '../core/gauge-family.js';
 import type { HistogramFamily } from '../core/histogram-family.js';
@@ -35,7 +35,7 @@ export class HttpMetrics {
     const names = options.metrics;
     const extra = options.labels?.names ?? [];
     this.extraLabelNames = options.labels?.names;
-    const factory = new MetricFactory(registry, guard, DECLARED_BY);
+    const factory = new FamilyFactory(registry, guard, DECLARED_BY);
     const on = <T>(name: string | false, create: (name: string) => T): T | undefined =>
       name === false ? undefined : create(name);
 
@@ -53,7 +53,7 @@ export class HttpMetrics {
       this.durationSummary = on(
         names.duration,
         name =>
-          ensurePromMetric(
+          findOrCreatePromMetric(
             registry,
             'summary',
             { name, help: durationHelp, labelNames: durationLabels, ...options.summary },

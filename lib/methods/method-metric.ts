@@ -1,3 +1,4 @@
+import { annotation } from '../core/annotation.js';
 import type { Logger } from '@nestjs/common';
 import type { CardinalityGuard } from '../core/cardinality-guard.js';
 import type { LabelValue, MetricCallContext } from '../interfaces/index.js';
@@ -9,7 +10,7 @@ type Labels = Record<string, string | number>;
 type LabelFn = (context: MetricCallContext) => unknown;
 
 // Metrics already warned about: one decorator value may sit on several methods.
-const warned = new WeakSet<object>();
+const warned = annotation<true>('label-warning-logged');
 
 /** One metric decorator on one method: its label values resolved as far as possible at bootstrap. */
 export class MethodMetric {
@@ -68,7 +69,7 @@ export class MethodMetric {
   /** Metrics must never break the call they measure. */
   warn(problem: string): void {
     if (warned.has(this.metric)) return;
-    warned.add(this.metric);
+    warned.set(this.metric, true);
     this.logger.warn(`${this.where}: ${problem} (reported once per metric)`);
   }
 }

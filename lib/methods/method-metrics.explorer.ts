@@ -4,8 +4,9 @@ import { INTERCEPTORS_METADATA, METHOD_METADATA, type InstanceWrapper } from '..
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { declarationsNamed, declarationsOf, type MetricDeclaration } from '../decorators/metric-declarations.js';
 import type { CounterDecoratorOptions, LabelValue } from '../interfaces/index.js';
-import { inProgressGauges } from '../core/in-progress-gauges.js';
-import { ensurePromMetric, type PromMetric } from '../core/prom-metrics.js';
+import { annotation } from '../core/annotation.js';
+import { markInProgressGauge } from '../core/in-progress-gauges.js';
+import { findOrCreatePromMetric, type PromMetric } from '../core/prom-metrics.js';
 import { CardinalityGuard } from '../core/cardinality-guard.js';
 import { PrometheusRuntime } from '../runtime/prometheus-runtime.js';
 import { PrometheusService } from '../runtime/prometheus.service.js';
@@ -18,8 +19,8 @@ import { requestContextInterceptor } from './request-context.interceptor.js';
 
 type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
 
-// Static label sets already started at 0, so a second app in the process does not reset them.
-const started = new WeakMap<object, Set<string>>();
+// Static label sets of a metric already started at 0, so a second app in the process does not reset them.
+const started = annotation<Set<string>>('started-label-sets');
 
 /**
  * Finds the methods that carry metric decorators, on controllers and providers, and replaces each
@@ -223,7 +224,7 @@ export class MethodMetricsExplorer {
     if (on !== undefined && !['always', 'error', 'success'].includes(on)) {
       throw new Error(`${where}: "on" must be 'always', 'error' or 'success', not "${String(on)}"`);
     }
-    const metric = ensurePromMetric(
+    const metric = findOrCreatePromMetric(
       this.prometheus.registry,
       kind,
       { ...config, labelNames: Object.keys(labels) },
@@ -238,7 +239,7 @@ export class MethodMetricsExplorer {
       this.logger,
       this.cardinality,
     );
-    if (kind === 'gauge') inProgressGauges.add(metric);
+    if (kind === 'gauge') markInProgressGauge(metric);
     const fixed = methodMetric.fixedLabels;
     if (fixed && kind !== 'summary') startAtZero(methodMetric, fixed);
     return methodMetric;
@@ -248,8 +249,7 @@ export class MethodMetricsExplorer {
 /** A series whose labels are all known is visible at 0 before the first call. */
 function startAtZero(m: MethodMetric, labels: Record<string, string | number>): void {
   const key = JSON.stringify(Object.entries(labels).sort());
-  let done = started.get(m.metric);
-  if (!done) started.set(m.metric, (done = new Set()));
+  const done = started.get(m.metric) ?? started.set(m.metric, new Set());
   if (done.has(key)) return;
   done.add(key);
   if (m.type === 'counter') (m.metric as Counter<string>).inc(labels, 0);

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, type Gauge, type Registry } from 'prom-client';
 import { type RenderedMetrics, renderRegistry } from '../core/exposition/render-metrics.js';
 import { ensureCollectErrorsCounter, guardCollectors } from '../core/collect-guard.js';
-import { ensurePromMetric } from '../core/prom-metrics.js';
+import { findOrCreatePromMetric } from '../core/prom-metrics.js';
 import { PROMETHEUS_OPTIONS } from './runtime.constants.js';
 import type { ResolvedPrometheusOptions } from '../interfaces/resolved-options.interface.js';
 
@@ -37,7 +37,7 @@ export class PrometheusService {
       }
     }
     if (options.info) {
-      const info = ensurePromMetric(
+      const info = findOrCreatePromMetric(
         this.registry,
         'gauge',
         {

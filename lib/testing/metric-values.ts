@@ -1,6 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import type { Registry } from 'prom-client';
-import { inProgressGauges } from '../core/in-progress-gauges.js';
+import { isInProgressGauge } from '../core/in-progress-gauges.js';
 import { PrometheusService } from '../runtime/prometheus.service.js';
 
 type Labels = Record<string, string | number>;
@@ -129,6 +129,6 @@ export async function getHistogram(source: MetricsSource, name: string, labels: 
  */
 export async function resetMetrics(source: MetricsSource): Promise<void> {
   for (const metric of registryOf(source).getMetricsAsArray()) {
-    if (!inProgressGauges.has(metric)) (metric as unknown as { reset(): void }).reset();
+    if (!isInProgressGauge(metric)) (metric as unknown as { reset(): void }).reset();
   }
 }

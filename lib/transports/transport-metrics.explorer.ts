@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { MetadataScanner, ModuleRef, ModulesContainer } from '@nestjs/core';
 import { CardinalityGuard } from '../core/cardinality-guard.js';
 import { INTERCEPTORS_METADATA } from '../compat/nest-constants.js';
-import { MetricFactory } from '../core/metric-factory.js';
+import { FamilyFactory } from '../core/family-factory.js';
 import { DO_NOT_TRACK_METADATA } from '../decorators/decorator.constants.js';
 import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
 import type { ResolvedPrometheusOptions, ResolvedTransportOptions } from '../interfaces/resolved-options.interface.js';
@@ -60,7 +60,7 @@ export class TransportMetricsExplorer {
     const has = (t: Transport) => found.some(h => h.transport === t);
     // The GraphQL driver serves its endpoint outside Nest's router: the HTTP metrics must know it.
     if (has('graphql')) runtime.addExternalRoute(graphqlPath(moduleRef));
-    const factory = new MetricFactory(prometheus.registry, guard, 'PrometheusModule (transport metrics)');
+    const factory = new FamilyFactory(prometheus.registry, guard, 'PrometheusModule (transport metrics)');
     const rpc = has('rpc') && options.rpc ? rpcFamily(factory, options.rpc) : undefined;
     const ws = has('ws') && options.ws ? wsFamily(factory, options.ws) : undefined;
     const graphql = has('graphql') && options.graphql ? graphqlFamily(factory, options.graphql) : undefined;
@@ -124,7 +124,7 @@ function graphqlPath(moduleRef: ModuleRef): string {
   return typeof path === 'string' && path !== '' ? (path.startsWith('/') ? path : `/${path}`) : '/graphql';
 }
 
-function rpcFamily(factory: MetricFactory, o: ResolvedTransportOptions): TransportFamily {
+function rpcFamily(factory: FamilyFactory, o: ResolvedTransportOptions): TransportFamily {
   const p = o.prefix;
   return new TransportFamily(
     {
@@ -153,7 +153,7 @@ function rpcFamily(factory: MetricFactory, o: ResolvedTransportOptions): Transpo
   );
 }
 
-function wsFamily(factory: MetricFactory, o: ResolvedTransportOptions): TransportFamily {
+function wsFamily(factory: FamilyFactory, o: ResolvedTransportOptions): TransportFamily {
   const p = o.prefix;
   return new TransportFamily(
     {
@@ -175,7 +175,7 @@ function wsFamily(factory: MetricFactory, o: ResolvedTransportOptions): Transpor
   );
 }
 
-function graphqlFamily(factory: MetricFactory, o: ResolvedTransportOptions): TransportFamily {
+function graphqlFamily(factory: FamilyFactory, o: ResolvedTransportOptions): TransportFamily {
   const p = o.prefix;
   return new TransportFamily(
     {

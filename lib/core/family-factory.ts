@@ -1,12 +1,17 @@
 import type { Registry } from 'prom-client';
 import type { CardinalityGuard } from './cardinality-guard.js';
-import { ensureMetric } from './metric-registrar.js';
+import { findOrRegisterMetric } from './metric-registrar.js';
 import { CounterFamily } from './counter-family.js';
 import { GaugeFamily } from './gauge-family.js';
 import { HistogramFamily } from './histogram-family.js';
 
-/** Creates (or finds) the module's own series metrics in a registry, held to the guard's limits. */
-export class MetricFactory {
+/**
+ * Finds or creates the module's own series families (counters, gauges, histograms of the HTTP,
+ * transport and outbound metrics) in a registry, each held to the cardinality guard's limits.
+ * prom-client metrics (decorators, make*Provider) come from `findOrCreatePromMetric` instead; both
+ * register through `findOrRegisterMetric`, which refuses a second, different definition of a name.
+ */
+export class FamilyFactory {
   constructor(
     private readonly registry: Registry,
     private readonly guard: CardinalityGuard,
@@ -16,19 +21,26 @@ export class MetricFactory {
   counter(name: string, help: string, labelNames: string[]): CounterFamily {
     const def = { type: 'counter' as const, name, help, labelNames, declaredBy: this.declaredBy };
     return this.limited(
-      ensureMetric(this.registry, def, CounterFamily, () => new CounterFamily(name, help, labelNames)),
+      findOrRegisterMetric(this.registry, def, CounterFamily, () => new CounterFamily(name, help, labelNames)),
     );
   }
 
   gauge(name: string, help: string, labelNames: string[]): GaugeFamily {
     const def = { type: 'gauge' as const, name, help, labelNames, declaredBy: this.declaredBy };
-    return this.limited(ensureMetric(this.registry, def, GaugeFamily, () => new GaugeFamily(name, help, labelNames)));
+    return this.limited(
+      findOrRegisterMetric(this.registry, def, GaugeFamily, () => new GaugeFamily(name, help, labelNames)),
+    );
   }
 
   histogram(name: string, help: string, labelNames: string[], buckets: readonly number[]): HistogramFamily {
     const def = { type: 'histogram' as const, name, help, labelNames, buckets, declaredBy: this.declaredBy };
     return this.limited(
-      ensureMetric(this.registry, def, HistogramFamily, () => new HistogramFamily(name, help, labelNames, buckets)),
+      findOrRegisterMetric(
+        this.registry,
+        def,
+        HistogramFamily,
+        () => new HistogramFamily(name, help, labelNames, buckets),
+      ),
     );
   }
 

@@ -1,4 +1,4 @@
-import { MAX_ERROR_DESCRIPTION_LENGTH, describeError } from '../lib/metrics/describe-error.js';
+import { MAX_ERROR_DESCRIPTION_LENGTH, describeError } from './describe-error.js';
 
 class PaymentDeclined extends Error {}
 
