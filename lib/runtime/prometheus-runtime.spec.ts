@@ -45,8 +45,8 @@ describe('PrometheusRuntime', () => {
 
   it('hands facts from one feature to another, whichever registers first', () => {
     const runtime = new PrometheusRuntime();
-    class Early {}
-    class Late {}
+    const Early = { name: 'Early', prototype: {} };
+    const Late = { name: 'Late', prototype: {} };
     runtime.addHandlerClass(Early);
     const seen: string[] = [];
     runtime.onHandlerClass(type => seen.push(type.name));
