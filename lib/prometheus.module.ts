@@ -46,6 +46,7 @@ import {
 } from './prometheus.module-definition.js';
 import type { ResolvedPrometheusOptions } from './interfaces/resolved-options.interface.js';
 import { resolveEnabledOptions } from './prometheus-options.js';
+import { servesOnAppPort } from './endpoint/endpoint.options.js';
 import { EXPOSITION_SOURCE, RegistryExposition } from './core/exposition/exposition-source.js';
 import { PrometheusRuntime } from './runtime/prometheus-runtime.js';
 import { PrometheusService } from './runtime/prometheus.service.js';
@@ -118,10 +119,7 @@ export class PrometheusModule
 
   static forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
     assertGuardsCoverEndpoints(options, options.enabled !== false && options.port !== undefined);
-    // With a port of its own, the app serves the metrics too only if a path is given.
-    const endpoint =
-      options.enabled !== false && options.path !== false && (options.port === undefined || options.path !== undefined);
-    return withDeclaredMetrics(withEndpoint(super.forRoot(options), endpoint, options));
+    return withDeclaredMetrics(withEndpoint(super.forRoot(options), servesOnAppPort(options), options));
   }
 
   static forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {

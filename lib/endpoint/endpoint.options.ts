@@ -7,6 +7,16 @@ import type { ResolvedServerOptions } from '../interfaces/resolved-options.inter
 const WHERE = 'PrometheusModule options';
 
 /**
+ * Whether the app's own port serves the metrics, from the options as given (`forRoot()` decides
+ * with it whether to declare the endpoint's controller, before the options are resolved).
+ */
+export function servesOnAppPort(options: PrometheusModuleOptions): boolean {
+  return (
+    options.enabled !== false && options.path !== false && (options.port === undefined || options.path !== undefined)
+  );
+}
+
+/**
  * Where the app's own port serves the metrics: `path` (default `/metrics`), or `false`. With a
  * metrics port of its own (`port`), the app's port serves them too only if a path is given.
  */
