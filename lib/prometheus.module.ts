@@ -113,6 +113,7 @@ export class PrometheusModule
   extends ConfigurableModuleClass
   implements NestModule, OnModuleInit, OnApplicationBootstrap, OnModuleDestroy, OnApplicationShutdown
 {
+  /** @internal Nest creates the module. */
   constructor(private readonly runtime: PrometheusRuntime) {
     super();
   }
@@ -201,18 +202,22 @@ export class PrometheusModule
     return this.runtime.run('beforeRoutes');
   }
 
+  /** Nest calls it when the routes are registered: runs the `afterRoutes` steps of the app's features. */
   onModuleInit(): Promise<void> {
     return this.runtime.run('afterRoutes');
   }
 
+  /** Nest calls it when the app is initialised: runs the `bootstrap` steps of the app's features. */
   onApplicationBootstrap(): Promise<void> {
     return this.runtime.run('bootstrap');
   }
 
+  /** Nest calls it when `app.close()` begins: runs the `destroy` steps of the app's features. */
   onModuleDestroy(): Promise<void> {
     return this.runtime.run('destroy');
   }
 
+  /** Nest calls it when `app.close()`: runs the `shutdown` steps of the app's features. */
   onApplicationShutdown(): Promise<void> {
     return this.runtime.run('shutdown');
   }

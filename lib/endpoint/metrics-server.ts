@@ -23,6 +23,7 @@ export class PrometheusMetricsServer {
   private readonly logger = new Logger('PrometheusModule');
   private server?: Server;
 
+  /** @internal Nest creates it. */
   constructor(
     @Inject(PROMETHEUS_OPTIONS) private readonly options: ResolvedPrometheusOptions,
     private readonly handler: ScrapeHandler,

@@ -48,6 +48,7 @@ export class PushgatewayService {
   private timer?: NodeJS.Timeout;
   private inFlight?: Promise<void>;
 
+  /** @internal Nest creates it. */
   constructor(
     @Inject(PROMETHEUS_OPTIONS) options: ResolvedPrometheusOptions,
     private readonly prometheus: PrometheusService,
