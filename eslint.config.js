@@ -64,4 +64,9 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { varsIgnorePattern: '^typingsResolved$' }],
     },
   },
+  {
+    // The status page's script runs in the browser, beside uPlot's (a global of its own).
+    files: ['lib/status-page/assets/**/*.js'],
+    languageOptions: { globals: { document: 'readonly', uPlot: 'readonly' } },
+  },
 );

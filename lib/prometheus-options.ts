@@ -22,6 +22,7 @@ import {
   DEFAULT_METRICS_PATH,
   DEFAULT_SIZE_BUCKETS,
 } from './prometheus.constants.js';
+import { type ResolvedStatusPageOptions, resolveStatusPage } from './status-page/status-page-options.js';
 
 export interface ResolvedHttpOptions {
   prefix: string;
@@ -104,6 +105,8 @@ export interface ResolvedPrometheusOptions {
   enabled: boolean;
   /** Prefix (without the `_`) of `make*Provider()` and `forFeature()` metric names, if any. */
   customMetricPrefix?: string;
+  /** The status page (`statusPage`), or `false` when off (the default). */
+  statusPage: ResolvedStatusPageOptions | false;
 }
 
 const WHERE = 'PrometheusModule options';
@@ -128,6 +131,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set<keyof PrometheusModuleOptions
   'graphql',
   'customMetricPrefix',
   'enabled',
+  'statusPage',
 ]);
 
 const logger = new Logger('PrometheusModule');
@@ -238,6 +242,12 @@ export function resolvePrometheusOptions(options: PrometheusModuleOptions = {}):
     graphql: resolveTransport(options.graphql, 'graphql'),
     enabled: true,
     customMetricPrefix: customMetricPrefix || undefined,
+    // Under the path the metrics are served at: the app's, or the metrics port's.
+    statusPage: resolveStatusPage(
+      options.statusPage,
+      path === false ? (server?.path ?? DEFAULT_METRICS_PATH) : path,
+      WHERE,
+    ),
   };
 }
 
@@ -281,6 +291,7 @@ export function resolveEnabledOptions(options: PrometheusModuleOptions = {}): Re
     rpc: false,
     ws: false,
     graphql: false,
+    statusPage: false,
   };
 }
 

@@ -16,6 +16,12 @@ export const UNMATCHED_ROUTE = '__unmatched__';
 export const CLIENT_CLOSED_REQUEST = 499;
 
 export const DEFAULT_METRICS_PATH = '/metrics';
+
+/**
+ * Token of a handler the metrics server of `port` offers every request it does not answer itself
+ * (the status page's): `(req, res) => boolean`, `true` when it answered.
+ */
+export const METRICS_SERVER_ROUTES = Symbol('METRICS_SERVER_ROUTES');
 /** Interface of the metrics servers (`port`, `PrometheusCluster.setupPrimary({ port })`) unless `host` is given: loopback only. */
 export const DEFAULT_METRICS_HOST = '127.0.0.1';
 

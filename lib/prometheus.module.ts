@@ -24,7 +24,7 @@ import type { MetricProviderDefinition } from './interfaces/index.js';
 import { MethodMetricsExplorer } from './method-metrics/method-metrics.explorer.js';
 import { makeMetricProviders } from './metric.providers.js';
 import { PrometheusFeatureModule } from './prometheus-feature.module.js';
-import { DEFAULT_METRICS_PATH, PROMETHEUS_OPTIONS } from './prometheus.constants.js';
+import { DEFAULT_METRICS_PATH, METRICS_SERVER_ROUTES, PROMETHEUS_OPTIONS } from './prometheus.constants.js';
 import {
   ASYNC_OPTIONS_TYPE,
   ConfigurableModuleClass,
@@ -34,8 +34,15 @@ import {
 } from './prometheus.module-definition.js';
 import { resolveEnabledOptions, type ResolvedPrometheusOptions } from './prometheus-options.js';
 import { PrometheusService } from './prometheus.service.js';
+import {
+  classGuardsOf,
+  createStatusPageControllers,
+  routeStatusPageControllers,
+} from './status-page/status-page.controller.js';
+import { StatusPageService } from './status-page/status-page.service.js';
 
 const METRICS_ROUTE = Symbol('METRICS_ROUTE');
+const STATUS_PAGE_ROUTE = Symbol('STATUS_PAGE_ROUTE');
 
 /**
  * `PrometheusModule.forRoot()` in the AppModule: default HTTP metrics on every route, prom-client's
@@ -70,6 +77,13 @@ const METRICS_ROUTE = Symbol('METRICS_ROUTE');
     PushgatewayService,
     HttpClientMetricsService,
     TransportMetricsExplorer,
+    StatusPageService,
+    // The status page on the metrics server of `port` (the endpoint feature knows it only by this token).
+    {
+      provide: METRICS_SERVER_ROUTES,
+      useFactory: (page: StatusPageService) => page.serveOnMetricsServer,
+      inject: [StatusPageService],
+    },
     {
       // As @willsoto/nestjs-prometheus provides it (null without `pushgateway`), pushing through ours.
       provide: Pushgateway,
@@ -98,13 +112,16 @@ export class PrometheusModule extends ConfigurableModuleClass implements NestMod
     // With a port of its own, the app serves the metrics too only if a path is given.
     const endpoint =
       options.enabled !== false && options.path !== false && (options.port === undefined || options.path !== undefined);
-    return withDeclaredMetrics(withEndpoint(super.forRoot(options), endpoint, options));
+    const statusPage = endpoint && options.statusPage !== undefined && options.statusPage !== false;
+    return withDeclaredMetrics(
+      withStatusPage(withEndpoint(super.forRoot(options), endpoint, options), statusPage, options),
+    );
   }
 
   static forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
     assertAsyncOptions(options, 'forRootAsync');
     // Whether there is an endpoint is only known once the options resolve: always declare it.
-    return withDeclaredMetrics(withEndpoint(super.forRootAsync(options), true, options));
+    return withDeclaredMetrics(withStatusPage(withEndpoint(super.forRootAsync(options), true, options), true, options));
   }
 
   /**
@@ -262,6 +279,37 @@ function withEndpoint(module: DynamicModule, endpoint: boolean, extras: Promethe
           if (own) routeMetricsController(controller as Type<MetricsController>, path);
           else routeUserController(controller, path);
         },
+        inject: [PROMETHEUS_OPTIONS],
+      },
+    ],
+  };
+}
+
+/**
+ * The status page's controllers, on the app's port beside the metrics endpoint and with its
+ * protection: the same guards and endpoint decorators (and a user controller's class guards).
+ */
+function withStatusPage(module: DynamicModule, statusPage: boolean, extras: PrometheusModuleExtras): DynamicModule {
+  if (!statusPage) return module;
+  const controllers = createStatusPageControllers();
+  const guards = [...(extras.guards ?? []), ...(extras.controller ? classGuardsOf(extras.controller) : [])];
+  for (const controller of controllers) {
+    if (guards.length) UseGuards(...(guards as Parameters<typeof UseGuards>))(controller);
+    for (const decorate of extras.endpointDecorators ?? []) decorate(controller);
+  }
+  return {
+    ...module,
+    controllers: [...(module.controllers ?? []), ...controllers],
+    providers: [
+      ...(module.providers ?? []),
+      {
+        provide: STATUS_PAGE_ROUTE,
+        // forRootAsync: the page's path (or whether it is on: off answers 404) is only known now.
+        useFactory: (options: ResolvedPrometheusOptions) =>
+          routeStatusPageControllers(
+            controllers,
+            options.statusPage === false ? `${DEFAULT_METRICS_PATH}/status` : options.statusPage.path,
+          ),
         inject: [PROMETHEUS_OPTIONS],
       },
     ],

@@ -1,10 +1,17 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  Optional,
+} from '@nestjs/common';
 import { describeError } from '../metrics/describe-error.js';
-import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
+import { METRICS_SERVER_ROUTES, PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
-import { close, createMetricsHttpServer, listen, serverUrl } from './metrics-http-server.js';
+import { close, createMetricsHttpServer, listen, type OtherRoutesFn, serverUrl } from './metrics-http-server.js';
 import { ScrapeHandler } from './scrape-handler.js';
 
 /**
@@ -25,6 +32,7 @@ export class PrometheusMetricsServer implements OnApplicationBootstrap, OnApplic
   constructor(
     @Inject(PROMETHEUS_OPTIONS) private readonly options: ResolvedPrometheusOptions,
     private readonly handler: ScrapeHandler,
+    @Optional() @Inject(METRICS_SERVER_ROUTES) private readonly otherRoutes?: OtherRoutesFn,
   ) {}
 
   /** Where the metrics server listens (`forRoot({ port: 0 })` picks a free port), once the app is initialised. */
@@ -40,6 +48,7 @@ export class PrometheusMetricsServer implements OnApplicationBootstrap, OnApplic
       server.path,
       (accept, encoding, names) => this.handler.scrape(accept, encoding, names),
       error => this.logger.error(`scrape failed: ${describeError(error)}`),
+      this.otherRoutes,
     );
     await listen(this.server, server.port, server.host, 'PrometheusModule metrics server');
     // Where the metrics are exposed (port 0 picks one) is worth a line in every deployment's log.
