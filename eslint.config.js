@@ -65,8 +65,9 @@ export default tseslint.config(
     },
   },
   {
-    // The status page's script runs in the browser, beside uPlot's (a global of its own).
-    files: ['lib/status-page/assets/**/*.js'],
+    // The status page's script runs in the browser, beside uPlot's (a global of its own); the
+    // browser test's page functions run there too.
+    files: ['lib/status-page/assets/**/*.js', 'test/browser/**/*.mjs'],
     languageOptions: { globals: { document: 'readonly', uPlot: 'readonly' } },
   },
 );

@@ -30,15 +30,19 @@ interface Asset {
   type: string;
 }
 
-const require = createRequire(import.meta.url);
+// Not named `require`: in the CommonJS build that name is the module's own.
+const resolveInstalled = createRequire(import.meta.url);
 
 /** What the page may load, by the name it asks for: nothing else is read from disk. */
 const ASSETS: Record<string, Asset> = {
   'status-page.js': { file: () => join(ASSETS_DIR, 'status-page.js'), type: 'text/javascript; charset=utf-8' },
   'status-page.css': { file: () => join(ASSETS_DIR, 'status-page.css'), type: 'text/css; charset=utf-8' },
   // uPlot from the installed package (a dependency): never a CDN.
-  'uplot.js': { file: () => require.resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
-  'uplot.css': { file: () => require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8' },
+  'uplot.js': {
+    file: () => resolveInstalled.resolve('uplot/dist/uPlot.iife.min.js'),
+    type: 'text/javascript; charset=utf-8',
+  },
+  'uplot.css': { file: () => resolveInstalled.resolve('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8' },
 };
 
 const cache = new Map<string, string>();

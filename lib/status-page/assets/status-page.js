@@ -149,6 +149,12 @@
       thead.appendChild(head);
       table.appendChild(thead);
       var tbody = el('tbody');
+      if (section.rows.length === 0) {
+        var empty = el('tr');
+        var td = cell(empty, 'muted', 'Nothing yet.');
+        td.colSpan = section.keyLabels.length + 7;
+        tbody.appendChild(empty);
+      }
       section.rows.forEach(function (row) {
         var tr = el('tr');
         section.keyLabels.forEach(function (name) {
@@ -223,9 +229,10 @@
         cursor: { drag: { x: false, y: false } },
         scales: {
           x: { time: true },
+          // From zero, and at least up to 1: a flat line of zeros keeps readable ticks.
           y: {
             range: function (u, min, max) {
-              return [0, Math.max(max || 0, 1e-9) * 1.1];
+              return [0, Math.max(max || 0, 1) * 1.1];
             },
           },
         },
