@@ -454,9 +454,10 @@ function readFamily(byName: Map<string, MetricJson>, family: RequestFamily): Map
       if (!metricName?.endsWith('_bucket')) continue;
       const le = labels.le;
       const i = le === '+Inf' ? family.bounds.length : index.get(Number(le));
-      // Only rows that have requests: a histogram's series outlive nothing the counter lacks.
-      const key = keyOf(labels, family.keyLabels);
-      if (i !== undefined && groups.has(key)) group(labels).buckets[i] += value;
+      if (i === undefined) continue;
+      // Only rows that have requests: the histogram is observed with the counter.
+      const row = groups.get(keyOf(labels, family.keyLabels));
+      if (row) row.buckets[i] += value;
     }
   }
   const inProgress = family.inProgress ? byName.get(family.inProgress) : undefined;
