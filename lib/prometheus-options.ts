@@ -247,6 +247,7 @@ export function resolvePrometheusOptions(options: PrometheusModuleOptions = {}):
       options.statusPage,
       path === false ? (server?.path ?? DEFAULT_METRICS_PATH) : path,
       WHERE,
+      path !== false || server !== undefined,
     ),
   };
 }

@@ -20,6 +20,11 @@ export const DEFAULT_METRICS_PATH = '/metrics';
 /**
  * Token of a handler the metrics server of `port` offers every request it does not answer itself
  * (the status page's): `(req, res) => boolean`, `true` when it answered.
+ *
+ * @example
+ * ```ts
+ * { provide: METRICS_SERVER_ROUTES, useFactory: (page: StatusPageService) => page.serveOnMetricsServer, inject: [StatusPageService] }
+ * ```
  */
 export const METRICS_SERVER_ROUTES = Symbol('METRICS_SERVER_ROUTES');
 /** Interface of the metrics servers (`port`, `PrometheusCluster.setupPrimary({ port })`) unless `host` is given: loopback only. */

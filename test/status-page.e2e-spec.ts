@@ -342,6 +342,12 @@ describe('status page on the metrics port', () => {
 });
 
 describe('statusPage option errors', () => {
+  it('refuses statusPage with path: false and no port: nothing would serve it', async () => {
+    await expect(
+      createApp('express', { imports: [module(new Registry(), { path: false, statusPage: true })] }),
+    ).rejects.toThrow('PrometheusModule options.statusPage needs the metrics endpoint: with path: false, give a port');
+  });
+
   it.each([
     [
       { refreshSeconds: 0 },

@@ -13,7 +13,14 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
 }
 
-/** Answers a request the metrics server does not (the status page's) and returns `true`, or returns `false`. */
+/**
+ * Answers a request the metrics server does not (the status page's) and returns `true`, or returns `false`.
+ *
+ * @example
+ * ```ts
+ * const otherRoutes: OtherRoutesFn = (req, res) => (req.url === '/ping' ? (res.end('pong'), true) : false);
+ * ```
+ */
 export type OtherRoutesFn = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 /**

@@ -1,7 +1,14 @@
 import { getHeapStatistics } from 'node:v8';
 import type { Registry } from 'prom-client';
 
-/** Metrics as `Registry.getMetricsAsJSON()` returns them. */
+/**
+ * Metrics as `Registry.getMetricsAsJSON()` returns them.
+ *
+ * @example
+ * ```ts
+ * const metrics: MetricsSnapshot = await registry.getMetricsAsJSON();
+ * ```
+ */
 export type MetricsSnapshot = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 type MetricJson = MetricsSnapshot[number];
 type Labels = Record<string, string | number | undefined>;
@@ -10,7 +17,14 @@ type Labels = Record<string, string | number | undefined>;
 const CLASSES = 5;
 /** The span of a row's rate and quantiles. */
 const WINDOW_SECONDS = 60;
-/** Rows kept per family: route templates are bounded, but a family's labels may not be. */
+/**
+ * Rows kept per family: route templates are bounded, but a family's labels may not be.
+ *
+ * @example
+ * ```ts
+ * history.rowCount() <= MAX_ROWS_PER_FAMILY * families.length; // always
+ * ```
+ */
 export const MAX_ROWS_PER_FAMILY = 1000;
 const OVERFLOW_LABEL_VALUE = '__overflow__';
 
@@ -76,7 +90,14 @@ interface GroupWindow {
   buckets: Float64Array;
 }
 
-/** One row of the page: a route (or an outbound host, a pattern, ...). */
+/**
+ * One row of the page: a route (or an outbound host, a pattern, ...).
+ *
+ * @example
+ * ```ts
+ * const slowest = view.sections[0].rows.sort((a: StatusRow, b: StatusRow) => (b.p99 ?? 0) - (a.p99 ?? 0))[0];
+ * ```
+ */
 export interface StatusRow {
   labels: Record<string, string>;
   /** Requests counted since the series began. */
@@ -96,7 +117,14 @@ export interface StatusRow {
   exceptions: { name: string; count: number }[];
 }
 
-/** The page's data, served at `{path}.json`. */
+/**
+ * The page's data, served at `{path}.json` (its shape is in the README, "Status page").
+ *
+ * @example
+ * ```ts
+ * const view = (await (await fetch('http://localhost:3000/metrics/status.json')).json()) as StatusView;
+ * ```
+ */
 export interface StatusView {
   version: 1;
   /** When the view was taken (ms since the epoch). */

@@ -10,15 +10,27 @@ import { fileURLToPath } from 'node:url';
 const ASSETS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'assets');
 
 /**
- * The browser's rules for the page: its own scripts, styles and data only. No inline script or
+ * The browser's rules for the page (`Content-Security-Policy`, sent with the HTML): its own scripts, styles and data only. No inline script or
  * style (the charts set sizes through the CSSOM, which `style-src` does not govern), nothing from
  * another origin, no framing.
+ *
+ * @example
+ * ```ts
+ * statusHtml('/metrics/status', 5).headers['Content-Security-Policy'] === STATUS_PAGE_CSP; // true
+ * ```
  */
 export const STATUS_PAGE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
   "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/** A response of the status page, for either adapter or the bare metrics server. */
+/**
+ * A response of the status page, for either adapter or the bare metrics server.
+ *
+ * @example
+ * ```ts
+ * const notFound: StatusResponse = { status: 404, headers: {}, body: 'Not Found\n' };
+ * ```
+ */
 export interface StatusResponse {
   status: number;
   headers: Record<string, string>;
@@ -103,7 +115,14 @@ export function statusHtml(base: string, refreshSeconds: number): StatusResponse
   };
 }
 
-/** The page's data as JSON, never cached. */
+/**
+ * The page's data as JSON, never cached.
+ *
+ * @example
+ * ```ts
+ * statusJson(view).headers['Cache-Control']; // 'no-store'
+ * ```
+ */
 export function statusJson(data: unknown): StatusResponse {
   return {
     status: 200,
@@ -112,7 +131,14 @@ export function statusJson(data: unknown): StatusResponse {
   };
 }
 
-/** The path a page was asked at, without query or trailing slashes. */
+/**
+ * The path a page was asked at, without query or trailing slashes.
+ *
+ * @example
+ * ```ts
+ * basePathOf('/api/metrics/status/?x=1', '/metrics/status'); // '/api/metrics/status'
+ * ```
+ */
 export function basePathOf(url: string | undefined, fallback: string): string {
   if (!url) return fallback;
   const q = url.search(/[?#]/);

@@ -1,13 +1,29 @@
 import type { StatusPageOptions } from '../interfaces/index.js';
 
-/** The status page's options with defaults merged; `path` is absolute (the global prefix comes on top). */
+/**
+ * The status page's options with defaults merged; `path` is absolute (the global prefix comes on top).
+ *
+ * @example
+ * ```ts
+ * const page: ResolvedStatusPageOptions = { path: '/metrics/status', refreshSeconds: 5, historyMinutes: 15 };
+ * ```
+ */
 export interface ResolvedStatusPageOptions {
   path: string;
   refreshSeconds: number;
   historyMinutes: number;
 }
 
+/**
+ * Defaults of `statusPage.refreshSeconds` and `statusPage.historyMinutes`.
+ *
+ * @example
+ * ```ts
+ * const points = (DEFAULT_STATUS_HISTORY_MINUTES * 60) / DEFAULT_STATUS_REFRESH_SECONDS; // 180
+ * ```
+ */
 export const DEFAULT_STATUS_REFRESH_SECONDS = 5;
+/** See {@link DEFAULT_STATUS_REFRESH_SECONDS}. */
 export const DEFAULT_STATUS_HISTORY_MINUTES = 15;
 
 /**
@@ -17,15 +33,23 @@ export const DEFAULT_STATUS_HISTORY_MINUTES = 15;
  * @example
  * ```ts
  * resolveStatusPage(true, '/metrics', 'PrometheusModule options'); // { path: '/metrics/status', refreshSeconds: 5, historyMinutes: 15 }
+ * resolveStatusPage(true, '/metrics', 'PrometheusModule options', false); // throws: nothing would serve it
  * ```
  */
 export function resolveStatusPage(
   option: boolean | StatusPageOptions | undefined,
   metricsPath: string,
   where: string,
+  served = true,
 ): ResolvedStatusPageOptions | false {
   if (option === undefined || option === false) return false;
   const name = `${where}.statusPage`;
+  // Nothing would serve the page, and its timer would sample for no one.
+  if (!served) {
+    throw new Error(
+      `${name} needs the metrics endpoint: with path: false, give a port (the page is served beside /metrics)`,
+    );
+  }
   if (option !== true && (typeof option !== 'object' || option === null || Array.isArray(option))) {
     throw new Error(`${name} must be a boolean or an object { path, refreshSeconds, historyMinutes }`);
   }

@@ -44,7 +44,14 @@ abstract class StatusPageResponder {
   }
 }
 
-/** The page (`GET {path}`) and its files (`GET {path}/<file>`). */
+/**
+ * The page (`GET {path}`) and its files (`GET {path}/<file>`); routed by {@link routeStatusPageControllers}.
+ *
+ * @example
+ * ```ts
+ * const [page, data] = createStatusPageControllers(); // page extends StatusPageController
+ * ```
+ */
 export class StatusPageController extends StatusPageResponder {
   @Get()
   @DoNotTrack()
@@ -59,7 +66,14 @@ export class StatusPageController extends StatusPageResponder {
   }
 }
 
-/** The page's data (`GET {path}.json`). */
+/**
+ * The page's data (`GET {path}.json`).
+ *
+ * @example
+ * ```ts
+ * const [, data] = createStatusPageControllers(); // data extends StatusDataController
+ * ```
+ */
 export class StatusDataController extends StatusPageResponder {
   @Get()
   @DoNotTrack()
@@ -71,6 +85,12 @@ export class StatusDataController extends StatusPageResponder {
 /**
  * The status page's controller classes, of their own per module (their paths come from options),
  * never counted, out of Swagger documents.
+ *
+ * @example
+ * ```ts
+ * const controllers = createStatusPageControllers();
+ * routeStatusPageControllers(controllers, '/metrics/status');
+ * ```
  */
 export function createStatusPageControllers(): [Type<StatusPageController>, Type<StatusDataController>] {
   class PrometheusStatusPageController extends StatusPageController {}
@@ -85,13 +105,25 @@ export function createStatusPageControllers(): [Type<StatusPageController>, Type
 /**
  * The guards a user's metrics controller (`controller` option) declares on its class, for the
  * status page to apply too: the page shows what the metrics show.
+ *
+ * @example
+ * ```ts
+ * UseGuards(...(classGuardsOf(MyMetricsController) as Parameters<typeof UseGuards>))(pageController);
+ * ```
  */
 export function classGuardsOf(controller: Type<unknown>): unknown[] {
   const guards: unknown = Reflect.getMetadata(GUARDS_METADATA, controller);
   return Array.isArray(guards) ? guards : [];
 }
 
-/** Routes the page at `path` and its data at `{path}.json`, outside URI versioning. */
+/**
+ * Routes the page at `path` and its data at `{path}.json`, outside URI versioning.
+ *
+ * @example
+ * ```ts
+ * routeStatusPageControllers(createStatusPageControllers(), '/metrics/status');
+ * ```
+ */
 export function routeStatusPageControllers(
   [page, data]: [Type<StatusPageController>, Type<StatusDataController>],
   path: string,

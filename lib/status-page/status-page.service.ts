@@ -112,31 +112,46 @@ export class StatusPageService implements OnApplicationBootstrap, OnApplicationS
     if (page === false) return false;
     const url = req.url ?? '/';
     const pathname = basePathOf(url, '/');
-    let answer: Promise<StatusResponse | undefined> | StatusResponse | undefined;
-    if (pathname === page.path) answer = this.page(url);
-    else if (pathname === `${page.path}.json`) answer = this.data();
-    else if (pathname.startsWith(`${page.path}/`) && !pathname.slice(page.path.length + 1).includes('/')) {
-      answer = this.asset(pathname.slice(page.path.length + 1));
-    } else return false;
+    const file = pathname.startsWith(`${page.path}/`) ? pathname.slice(page.path.length + 1) : undefined;
+    if (pathname !== page.path && pathname !== `${page.path}.json` && (file === undefined || file.includes('/'))) {
+      return false;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res
         .writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' })
         .end('Method Not Allowed\n');
       return true;
     }
-    void Promise.resolve(answer).then(response => {
-      if (!response) {
-        res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not Found\n');
-        return;
-      }
-      res.writeHead(response.status, { ...response.headers, 'Content-Length': Buffer.byteLength(response.body) });
-      res.end(req.method === 'HEAD' ? undefined : response.body);
-    });
+    // A bare server's handler that throws would take the process down: every failure is a 500 here.
+    new Promise<StatusResponse | undefined>(resolve =>
+      resolve(pathname === page.path ? this.page(url) : file === undefined ? this.data() : this.asset(file)),
+    ).then(
+      response => {
+        if (!response) {
+          res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not Found\n');
+          return;
+        }
+        res.writeHead(response.status, { ...response.headers, 'Content-Length': Buffer.byteLength(response.body) });
+        res.end(req.method === 'HEAD' ? undefined : response.body);
+      },
+      (error: unknown) => {
+        this.logger.error(`status page: ${describeError(error)}`);
+        if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end('Internal Server Error\n');
+      },
+    );
     return true;
   };
 }
 
-/** Where the page reads each family: the names the options give the module's own metrics. */
+/**
+ * Where the page reads each family: the names the options give the module's own metrics.
+ *
+ * @example
+ * ```ts
+ * statusSources(resolvePrometheusOptions({ statusPage: true })).families[0].requests; // 'http_requests_total'
+ * ```
+ */
 export function statusSources(options: ResolvedPrometheusOptions): StatusSources {
   const families: RequestFamily[] = [];
   const http = options.http;
