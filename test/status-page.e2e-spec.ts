@@ -341,6 +341,31 @@ describe('status page on the metrics port', () => {
   });
 });
 
+describe('status page with forRootAsync and a port', () => {
+  it('is served on the metrics port only, as the metrics are', async () => {
+    const app = await createApp('fastify', {
+      imports: [
+        PrometheusModule.forRootAsync({
+          useFactory: () => ({
+            registry: new Registry(),
+            defaultMetrics: { enabled: false },
+            port: 0,
+            statusPage: true,
+          }),
+        }),
+      ],
+    });
+    try {
+      const { port } = app.get(PrometheusMetricsServer).address() as AddressInfo;
+      expect((await fetch(`http://127.0.0.1:${port}/metrics/status.json`)).status).toBe(200);
+      await request(app.getHttpServer()).get('/metrics/status.json').expect(404);
+      await request(app.getHttpServer()).get('/metrics/status').expect(404);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('statusPage option errors', () => {
   it('refuses statusPage with path: false and no port: nothing would serve it', async () => {
     await expect(

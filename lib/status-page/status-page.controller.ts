@@ -10,6 +10,7 @@ import {
   VERSION_NEUTRAL,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { GUARDS_METADATA } from '../compat/nest-constants.js';
 import { DoNotTrack } from '../decorators/do-not-track.decorator.js';
 import { SWAGGER_EXCLUDE_CONTROLLER_METADATA } from '../prometheus.constants.js';
 import type { StatusResponse } from './status-page-assets.js';
@@ -20,9 +21,6 @@ interface PageRequest {
   /** Express: `url` loses a mount path. */
   originalUrl?: string;
 }
-
-/** Nest's metadata key of `@UseGuards()` on a class. */
-const GUARDS_METADATA = '__guards__';
 
 /**
  * Writes a status page response itself (`@Res()`), so users' global interceptors that reshape
@@ -36,8 +34,9 @@ abstract class StatusPageResponder {
   ) {}
 
   protected send(res: unknown, response: StatusResponse | undefined): void {
-    // forRootAsync with the page off: the route exists (controllers are static) but serves nothing.
-    if (!response) throw new NotFoundException();
+    // forRootAsync with the page off, or on the metrics port alone: the route exists (controllers
+    // are static) but serves nothing.
+    if (!response || !this.status.servedOnAppPort) throw new NotFoundException();
     const adapter = this.adapterHost.httpAdapter;
     for (const name of Object.keys(response.headers)) adapter.setHeader(res, name, response.headers[name]);
     adapter.reply(res, response.body, response.status);

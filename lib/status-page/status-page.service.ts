@@ -35,6 +35,11 @@ export class StatusPageService implements OnApplicationBootstrap, OnApplicationS
     return this.options.statusPage !== false;
   }
 
+  /** Whether the app's port serves the page: where it serves the metrics (not with `port` alone). */
+  get servedOnAppPort(): boolean {
+    return this.enabled && this.options.path !== false;
+  }
+
   async onApplicationBootstrap(): Promise<void> {
     const page = this.options.statusPage;
     if (page === false || this.history) return;
