@@ -64,4 +64,10 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { varsIgnorePattern: '^typingsResolved$' }],
     },
   },
+  {
+    // The status page's script runs in the browser, beside uPlot's (a global of its own); the
+    // browser test's page functions run there too.
+    files: ['lib/status-page/assets/**/*.js', 'test/browser/**/*.mjs'],
+    languageOptions: { globals: { document: 'readonly', uPlot: 'readonly' } },
+  },
 );

@@ -1,6 +1,10 @@
 import { register as globalRegistry } from 'prom-client';
 import { resolveClusterOptions } from './cluster/cluster.options.js';
-import { DEFAULT_MAX_LABEL_VALUE_LENGTH, DEFAULT_MAX_SERIES_PER_METRIC } from './core/core.constants.js';
+import {
+  DEFAULT_MAX_LABEL_VALUE_LENGTH,
+  DEFAULT_MAX_SERIES_PER_METRIC,
+  DEFAULT_METRICS_PATH,
+} from './core/core.constants.js';
 import { assertLabelName, assertMetricName } from './core/metric-names.js';
 import { warnUnknownKeys, wholeLimit } from './core/option-checks.js';
 import { resolveEndpointPath, resolveMaxConcurrentScrapes, resolveMetricsServer } from './endpoint/endpoint.options.js';
@@ -9,6 +13,7 @@ import { resolveHttpOptions } from './http/http.options.js';
 import type { PrometheusModuleOptions } from './interfaces/index.js';
 import type { ResolvedPrometheusOptions } from './interfaces/resolved-options.interface.js';
 import { resolvePushgatewayOptions } from './pushgateway/pushgateway.options.js';
+import { resolveStatusPage } from './status-page/status-page-options.js';
 import { resolveTransportOptions } from './transports/transport.options.js';
 
 // The module's options, checked and with defaults merged, so that bad input fails at bootstrap:
@@ -36,6 +41,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set<keyof PrometheusModuleOptions
   'graphql',
   'customMetricPrefix',
   'enabled',
+  'statusPage',
 ]);
 
 /** The one place where defaults are merged and options are checked, so bad input fails at bootstrap. */
@@ -98,6 +104,13 @@ export function resolvePrometheusOptions(options: PrometheusModuleOptions = {}):
     graphql: resolveTransportOptions(options.graphql, 'graphql'),
     enabled: true,
     customMetricPrefix: customMetricPrefix || undefined,
+    // Under the path the metrics are served at: the app's, or the metrics port's.
+    statusPage: resolveStatusPage(
+      options.statusPage,
+      path === false ? (server?.path ?? DEFAULT_METRICS_PATH) : path,
+      WHERE,
+      path !== false || server !== undefined,
+    ),
   };
 }
 
@@ -123,5 +136,6 @@ export function resolveEnabledOptions(options: PrometheusModuleOptions = {}): Re
     rpc: false,
     ws: false,
     graphql: false,
+    statusPage: false,
   };
 }

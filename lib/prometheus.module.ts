@@ -36,7 +36,7 @@ import { MethodMetricsExplorer } from './methods/method-metrics.explorer.js';
 import { makeMetricProviders } from './metric.providers.js';
 import { PrometheusFeatureModule } from './prometheus-feature.module.js';
 import { DEFAULT_METRICS_PATH } from './core/core.constants.js';
-import { PROMETHEUS_OPTIONS } from './runtime/runtime.constants.js';
+import { METRICS_SERVER_ROUTES, PROMETHEUS_OPTIONS } from './runtime/runtime.constants.js';
 import {
   ASYNC_OPTIONS_TYPE,
   ConfigurableModuleClass,
@@ -50,8 +50,15 @@ import { servesOnAppPort } from './endpoint/endpoint.options.js';
 import { EXPOSITION_SOURCE, RegistryExposition } from './core/exposition/exposition-source.js';
 import { PrometheusRuntime } from './runtime/prometheus-runtime.js';
 import { PrometheusService } from './runtime/prometheus.service.js';
+import {
+  classGuardsOf,
+  createStatusPageControllers,
+  routeStatusPageControllers,
+} from './status-page/status-page.controller.js';
+import { StatusPageService } from './status-page/status-page.service.js';
 
 const METRICS_ROUTE = Symbol('METRICS_ROUTE');
+const STATUS_PAGE_ROUTE = Symbol('STATUS_PAGE_ROUTE');
 
 /**
  * `PrometheusModule.forRoot()` in the AppModule: default HTTP metrics on every route, prom-client's
@@ -94,6 +101,13 @@ const METRICS_ROUTE = Symbol('METRICS_ROUTE');
     PushgatewayService,
     HttpClientMetricsService,
     TransportMetricsExplorer,
+    StatusPageService,
+    // The status page on the metrics server of `port` (the endpoint feature knows it only by this token).
+    {
+      provide: METRICS_SERVER_ROUTES,
+      useFactory: (page: StatusPageService) => page.serveOnMetricsServer,
+      inject: [StatusPageService],
+    },
     {
       // As @willsoto/nestjs-prometheus provides it (null without `pushgateway`), pushing through ours.
       provide: Pushgateway,
@@ -120,13 +134,17 @@ export class PrometheusModule
 
   static forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
     assertGuardsCoverEndpoints(options, options.enabled !== false && options.port !== undefined);
-    return withDeclaredMetrics(withEndpoint(super.forRoot(options), servesOnAppPort(options), options));
+    const endpoint = servesOnAppPort(options);
+    const statusPage = endpoint && options.statusPage !== undefined && options.statusPage !== false;
+    return withDeclaredMetrics(
+      withStatusPage(withEndpoint(super.forRoot(options), endpoint, options), statusPage, options),
+    );
   }
 
   static forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
     assertAsyncOptions(options, 'forRootAsync');
     // Whether there is an endpoint is only known once the options resolve: always declare it.
-    return withDeclaredMetrics(withEndpoint(super.forRootAsync(options), true, options));
+    return withDeclaredMetrics(withStatusPage(withEndpoint(super.forRootAsync(options), true, options), true, options));
   }
 
   /**
@@ -326,6 +344,37 @@ function withEndpoint(module: DynamicModule, endpoint: boolean, extras: Promethe
           if (own) routeMetricsController(controller as Type<MetricsController>, path);
           else routeUserController(controller, path);
         },
+        inject: [PROMETHEUS_OPTIONS],
+      },
+    ],
+  };
+}
+
+/**
+ * The status page's controllers, on the app's port beside the metrics endpoint and with its
+ * protection: the same guards and endpoint decorators (and a user controller's class guards).
+ */
+function withStatusPage(module: DynamicModule, statusPage: boolean, extras: PrometheusModuleExtras): DynamicModule {
+  if (!statusPage) return module;
+  const controllers = createStatusPageControllers();
+  const guards = [...(extras.guards ?? []), ...(extras.controller ? classGuardsOf(extras.controller) : [])];
+  for (const controller of controllers) {
+    if (guards.length) UseGuards(...(guards as Parameters<typeof UseGuards>))(controller);
+    for (const decorate of extras.endpointDecorators ?? []) decorate(controller);
+  }
+  return {
+    ...module,
+    controllers: [...(module.controllers ?? []), ...controllers],
+    providers: [
+      ...(module.providers ?? []),
+      {
+        provide: STATUS_PAGE_ROUTE,
+        // forRootAsync: the page's path (or whether it is on: off answers 404) is only known now.
+        useFactory: (options: ResolvedPrometheusOptions) =>
+          routeStatusPageControllers(
+            controllers,
+            options.statusPage === false ? `${DEFAULT_METRICS_PATH}/status` : options.statusPage.path,
+          ),
         inject: [PROMETHEUS_OPTIONS],
       },
     ],

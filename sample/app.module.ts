@@ -34,6 +34,8 @@ const responseBytes = new Counter({
       info: { version: '0.1.0' },
       // Under node:cluster (sample/cluster.ts), /metrics answers for every worker.
       cluster: cluster.isWorker,
+      // A live page of the RED metrics at /api/metrics/status (under the app's global prefix).
+      statusPage: true,
     }),
   ],
   controllers: [UsersController, OrdersController, HealthController, OrdersEventsController],

@@ -14,6 +14,7 @@ async function main(): Promise<void> {
   logger.log(`GraphQL on http://${host}:${port}/graphql, WebSocket on ws://${host}:${port}/ws`);
   logger.log(`Microservice (TCP) on ${host}:${rpcPort}`);
   logger.log(`Metrics on http://${host}:${port}/metrics`);
+  logger.log(`Status page on http://${host}:${port}/api/metrics/status`);
 }
 
 void main();

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, NotFoundException, Param, ParseIntPipe, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, NotFoundException, Param, ParseIntPipe, Post, Query } from '@nestjs/common';
 
 export interface User {
   id: number;
@@ -12,8 +12,11 @@ export class UsersController {
     [2, { id: 2, name: 'Grace' }],
   ]);
 
+  /** `?delayMs=` (up to 2 s) answers that much later: a slow endpoint to watch on the status page. */
   @Get()
-  list(): User[] {
+  async list(@Query('delayMs') delayMs?: string): Promise<User[]> {
+    const delay = Math.min(Number(delayMs) || 0, 2000);
+    if (delay > 0) await new Promise(resolve => setTimeout(resolve, delay));
     return [...this.users.values()];
   }
 

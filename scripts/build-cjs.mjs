@@ -18,9 +18,15 @@ function* files(dir) {
 }
 
 for (const file of files(src)) {
+  // Unit tests live beside the code (lib/**/*.spec.ts) and stay out of the package.
   if (!file.endsWith('.ts') || file.endsWith('.spec.ts')) continue;
   const rel = relative(src, file);
-  const { outputText, diagnostics } = ts.transpileModule(readFileSync(file, 'utf8'), {
+  // `import.meta` does not exist in CommonJS: the module's own URL comes from `__filename` there.
+  const source = readFileSync(file, 'utf8').replaceAll(
+    'import.meta.url',
+    "require('node:url').pathToFileURL(__filename).href",
+  );
+  const { outputText, diagnostics } = ts.transpileModule(source, {
     fileName: file,
     reportDiagnostics: true,
     compilerOptions: {

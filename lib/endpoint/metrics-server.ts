@@ -1,11 +1,17 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { describeError } from '../core/describe-error.js';
 import { PrometheusRuntime } from '../runtime/prometheus-runtime.js';
-import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
+import { METRICS_SERVER_ROUTES, PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
 import type { ResolvedPrometheusOptions } from '../interfaces/resolved-options.interface.js';
-import { close, createMetricsHttpServer, listen, serverUrl } from '../core/exposition/metrics-http-server.js';
+import {
+  close,
+  createMetricsHttpServer,
+  listen,
+  type OtherRoutesFn,
+  serverUrl,
+} from '../core/exposition/metrics-http-server.js';
 import { ScrapeHandler } from './scrape-handler.js';
 
 /**
@@ -28,6 +34,7 @@ export class PrometheusMetricsServer {
     @Inject(PROMETHEUS_OPTIONS) private readonly options: ResolvedPrometheusOptions,
     private readonly handler: ScrapeHandler,
     runtime: PrometheusRuntime,
+    @Optional() @Inject(METRICS_SERVER_ROUTES) private readonly otherRoutes?: OtherRoutesFn,
   ) {
     runtime.at('bootstrap', 'endpoint: start the metrics server', () => this.listen());
     runtime.at('shutdown', 'endpoint: close the metrics server', () => this.close());
@@ -46,6 +53,7 @@ export class PrometheusMetricsServer {
       server.path,
       (accept, encoding, names) => this.handler.scrape(accept, encoding, names),
       error => this.logger.error(`scrape failed: ${describeError(error)}`),
+      this.otherRoutes,
     );
     await listen(this.server, server.port, server.host, 'PrometheusModule metrics server');
     // Where the metrics are exposed (port 0 picks one) is worth a line in every deployment's log.

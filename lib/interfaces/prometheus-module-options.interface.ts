@@ -267,6 +267,24 @@ export interface ClusterWorkerOptions {
 }
 
 /**
+ * The status page (`statusPage`): where it is served and how much history it keeps.
+ *
+ * @example
+ * ```ts
+ * PrometheusModule.forRoot({ statusPage: { path: '/status', refreshSeconds: 2, historyMinutes: 30 } });
+ * ```
+ * @public
+ */
+export interface StatusPageOptions {
+  /** Path of the page; its data is at `{path}.json`. Default: the metrics path followed by `/status`. */
+  path?: string;
+  /** Seconds between two samples of the metrics, and between two refreshes of the page. Default 5 (1 to 60). */
+  refreshSeconds?: number;
+  /** Minutes of history the charts show (kept in memory). Default 15 (1 to 120). */
+  historyMinutes?: number;
+}
+
+/**
  * The options of `PrometheusModule.forRoot()` (and of what a `forRootAsync()` factory returns); every one is optional.
  *
  * @example
@@ -339,4 +357,10 @@ export interface PrometheusModuleOptions {
    * with `@InjectMetric` still exist, so the app runs unchanged). Default `true`.
    */
   enabled?: boolean;
+  /**
+   * A live page of the service's RED metrics at `{path}` (default `{metrics path}/status`), and
+   * its data at `{path}.json`, with the metrics endpoint's guards. Off by default: nothing is
+   * served or sampled. `true` takes every default.
+   */
+  statusPage?: boolean | StatusPageOptions;
 }

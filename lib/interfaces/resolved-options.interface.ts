@@ -78,4 +78,20 @@ export interface ResolvedPrometheusOptions {
   enabled: boolean;
   /** Prefix (without the `_`) of `make*Provider()` and `forFeature()` metric names, if any. */
   customMetricPrefix?: string;
+  /** The status page (`statusPage`), or `false` when off (the default). */
+  statusPage: ResolvedStatusPageOptions | false;
+}
+
+/**
+ * The status page's options with defaults merged; `path` is absolute (the global prefix comes on top).
+ *
+ * @example
+ * ```ts
+ * const page: ResolvedStatusPageOptions = { path: '/metrics/status', refreshSeconds: 5, historyMinutes: 15 };
+ * ```
+ */
+export interface ResolvedStatusPageOptions {
+  path: string;
+  refreshSeconds: number;
+  historyMinutes: number;
 }

@@ -13,3 +13,15 @@
  * @public
  */
 export const PROMETHEUS_OPTIONS = Symbol('PROMETHEUS_OPTIONS');
+
+/**
+ * Token of a handler the metrics server of `port` offers every request it does not answer itself
+ * (the status page's): `(req, res) => boolean`, `true` when it answered. A contract between two
+ * features (endpoint serves, status-page answers), so it lives below both.
+ *
+ * @example
+ * ```ts
+ * { provide: METRICS_SERVER_ROUTES, useFactory: (page: StatusPageService) => page.serveOnMetricsServer, inject: [StatusPageService] }
+ * ```
+ */
+export const METRICS_SERVER_ROUTES = Symbol('METRICS_SERVER_ROUTES');

@@ -44,6 +44,16 @@ describe.each(ADAPTERS)('README examples on %s', adapter => {
     expect(exp.samples.filter(s => s.labels.service !== 'orders').map(s => s.name)).toEqual([]);
   });
 
+  it('Status page: the page and its data answer, and are never counted', async () => {
+    const { AppModule } = await generated<{ AppModule: Type }>('status-page');
+    app = await createApp(adapter, { imports: [AppModule] });
+    const page = await request(app.getHttpServer()).get('/metrics/status').expect(200);
+    expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+    const data = await request(app.getHttpServer()).get('/metrics/status.json').expect(200);
+    expect(data.body).toMatchObject({ version: 1, refreshSeconds: 5, historyMinutes: 15 });
+    expect(sumOf(await scrape(app), 'http_requests_total')).toBe(0);
+  });
+
   it('@DoNotTrack(): the health controller answers and is never counted', async () => {
     const { HealthController } = await generated<{ HealthController: Type }>('do-not-track');
     const { AppModule } = await generated<{ AppModule: Type }>('usage');

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { requestedNames } from './render-metrics.js';
 import type { ScrapeResponse } from './scrape-response.js';
 
@@ -14,19 +14,32 @@ function header(req: IncomingMessage, name: string): string | undefined {
 }
 
 /**
- * A bare HTTP server that answers GET (and HEAD) `path` with the exposition and every other
- * request with 404, so that nothing but metrics is reachable on the metrics port.
+ * Answers a request the metrics server does not (the status page's) and returns `true`, or returns `false`.
+ *
+ * @example
+ * ```ts
+ * const otherRoutes: OtherRoutesFn = (req, res) => (req.url === '/ping' ? (res.end('pong'), true) : false);
+ * ```
+ */
+export type OtherRoutesFn = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+/**
+ * A bare HTTP server that answers GET (and HEAD) `path` with the exposition, what `otherRoutes`
+ * answers (the status page), and every other request with 404, so that nothing but metrics is
+ * reachable on the metrics port.
  */
 export function createMetricsHttpServer(
   path: string,
   scrape: ScrapeHandlerFn,
   onError: (error: unknown) => void,
+  otherRoutes?: OtherRoutesFn,
 ): Server {
   return createServer((req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const pathname = q === -1 ? url : url.slice(0, q);
     if (pathname !== path) {
+      if (otherRoutes?.(req, res)) return;
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not Found\n');
       return;
     }

@@ -35,7 +35,7 @@ Get('hello')(
 Controller()(HelloController);
 
 class AppModule {}
-Module({ imports: [PrometheusModule.forRoot()], controllers: [HelloController] })(AppModule);
+Module({ imports: [PrometheusModule.forRoot({ statusPage: true })], controllers: [HelloController] })(AppModule);
 
 /** Never called: proves to the type check that the typings resolved (with `any` the expect-error is unused). */
 function typingsResolved() {
@@ -57,6 +57,22 @@ async function main() {
     const res = await fetch(`${base}/hello`);
     const text = await res.text();
     if (res.status !== 200 || text !== 'hello') fail(`GET /hello: ${res.status} ${JSON.stringify(text)}`);
+  }
+  // The status page's files ship in the package (copied at build), uPlot from its own package;
+  // read before /metrics, whose count of /hello must not include them.
+  for (const [path, type] of [
+    ['/metrics/status', 'text/html'],
+    ['/metrics/status/status-page.js', 'text/javascript'],
+    ['/metrics/status/status-page.css', 'text/css'],
+    ['/metrics/status/uplot.js', 'text/javascript'],
+    ['/metrics/status.json', 'application/json'],
+  ]) {
+    const page = await fetch(`${base}${path}`);
+    const text = await page.text();
+    const pageType = page.headers.get('content-type') ?? '';
+    if (page.status !== 200 || !pageType.startsWith(type) || text.length < 100) {
+      fail(`GET ${path}: ${page.status} ${pageType} ${text.slice(0, 200)}`);
+    }
   }
   const res = await fetch(`${base}/metrics`);
   const body = await res.text();
