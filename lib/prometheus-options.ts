@@ -22,6 +22,7 @@ import {
   DEFAULT_METRICS_PATH,
   DEFAULT_SIZE_BUCKETS,
 } from './prometheus.constants.js';
+import { resolveNativeHistograms, type ResolvedNativeHistograms } from './core/native-histogram-options.js';
 
 export interface ResolvedHttpOptions {
   prefix: string;
@@ -41,6 +42,8 @@ export interface ResolvedHttpOptions {
   metrics: Record<HttpMetricKey, string | false>;
   latency: 'histogram' | 'summary';
   summary: { percentiles: number[]; maxAgeSeconds: number; ageBuckets: number };
+  /** The native histogram of the duration, or `false`. */
+  nativeHistograms: ResolvedNativeHistograms | false;
 }
 
 export type HttpMetricKey = 'requests' | 'duration' | 'inProgress' | 'exceptions' | 'requestSize' | 'responseSize';
@@ -199,8 +202,10 @@ export function resolvePrometheusOptions(options: PrometheusModuleOptions = {}):
         throw new Error(`${WHERE}.http.excludePaths: ${String(p)} is neither a string nor a RegExp`);
       }
     }
+    const nativeHistograms = resolveNativeHistograms(o.nativeHistograms, `${WHERE}.http.nativeHistograms`);
     http = {
       prefix,
+      nativeHistograms,
       buckets: [...buckets],
       sizeBuckets: [...sizeBuckets],
       excludePaths: [...(o.excludePaths ?? [])],

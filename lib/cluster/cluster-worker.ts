@@ -1,7 +1,8 @@
 import cluster from 'node:cluster';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { describeError } from '../metrics/describe-error.js';
-import { type RenderedMetrics, renderRegistry } from '../endpoint/render-metrics.js';
+import { renderRegistry } from '../endpoint/render-metrics.js';
+import { acceptsProtobuf, type RenderedExposition, renderProtobuf } from '../core/exposition/protobuf.js';
 import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
 import { PrometheusService } from '../prometheus.service.js';
@@ -22,7 +23,7 @@ interface ClusterMessage {
 }
 
 interface PendingScrape {
-  resolve(rendered: RenderedMetrics): void;
+  resolve(rendered: RenderedExposition): void;
   reject(error: Error): void;
   timer: NodeJS.Timeout;
 }
@@ -67,9 +68,13 @@ export class ClusterWorker implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** The metrics of every worker, aggregated by the primary; this process's alone outside a cluster. */
-  render(accept: string | undefined, names?: string[]): Promise<RenderedMetrics> {
+  render(accept: string | undefined, names?: string[]): Promise<RenderedExposition> {
     const cluster = this.options.cluster;
-    if (!this.active || !cluster) return renderRegistry(this.prometheus.registry, accept, names);
+    if (!this.active || !cluster) {
+      // Only a scraper that asks for protobuf gets it: the text formats stay as they were.
+      if (acceptsProtobuf(accept)) return renderProtobuf(this.prometheus.registry, names);
+      return renderRegistry(this.prometheus.registry, accept, names);
+    }
     const id = ++this.nextId;
     // The primary waits up to timeoutMs for the workers (this one asks it to); give it that and a margin.
     const timeoutMs = cluster.timeoutMs;

@@ -1,3 +1,4 @@
+import type { ResolvedNativeHistograms } from '../core/native-histogram-options.js';
 import type { Registry } from 'prom-client';
 import type { CardinalityGuard } from '../cardinality/cardinality-guard.js';
 import { ensureMetric } from './metric-registrar.js';
@@ -25,10 +26,23 @@ export class MetricFactory {
     return this.limited(ensureMetric(this.registry, def, SeriesGauge, () => new SeriesGauge(name, help, labelNames)));
   }
 
-  histogram(name: string, help: string, labelNames: string[], buckets: readonly number[]): SeriesHistogram {
+  histogram(
+    name: string,
+    help: string,
+    labelNames: string[],
+    buckets: readonly number[],
+    native?: ResolvedNativeHistograms | false,
+  ): SeriesHistogram {
+    // Without classic buckets, a series keeps only the +Inf slot: `_sum` and `_count` in text.
+    const bounds = native && !native.classicBuckets ? [] : buckets;
     const def = { type: 'histogram' as const, name, help, labelNames, buckets, declaredBy: this.declaredBy };
     return this.limited(
-      ensureMetric(this.registry, def, SeriesHistogram, () => new SeriesHistogram(name, help, labelNames, buckets)),
+      ensureMetric(
+        this.registry,
+        def,
+        SeriesHistogram,
+        () => new SeriesHistogram(name, help, labelNames, bounds, native ? native.config : undefined),
+      ),
     );
   }
 

@@ -1,5 +1,6 @@
 import type { CardinalityGuard } from '../cardinality/cardinality-guard.js';
 import { overflowLabels } from '../cardinality/overflow-labels.js';
+import type { NativeHistogramSnapshot } from '../core/native-histogram.js';
 import type { CounterSeries } from './series-counter.js';
 
 export type Labels = Record<string, string | number>;
@@ -42,6 +43,8 @@ export interface Sample {
   value: number;
   metricName?: string;
   exemplar?: Exemplar;
+  /** On a histogram's `_count` sample: its native buckets (only the protobuf exposition shows them). */
+  native?: NativeHistogramSnapshot;
 }
 
 /** What prom-client's `Registry` reads from a metric. */
