@@ -19,6 +19,8 @@ interface ClusterMessage {
   id?: number;
   contentType?: string;
   body?: string;
+  /** A binary body (the protobuf exposition), base64-encoded. */
+  bodyBase64?: string;
   error?: string;
 }
 
@@ -120,7 +122,12 @@ export class ClusterWorker implements OnModuleInit, OnApplicationShutdown {
       this.pending.delete(message.id);
       clearTimeout(p.timer);
       if (message.error !== undefined) p.reject(new Error(message.error));
-      else p.resolve({ contentType: message.contentType ?? '', body: message.body ?? '' });
+      else
+        p.resolve({
+          contentType: message.contentType ?? '',
+          body:
+            typeof message.bodyBase64 === 'string' ? Buffer.from(message.bodyBase64, 'base64') : (message.body ?? ''),
+        });
     }
   };
 }
