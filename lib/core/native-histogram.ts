@@ -263,6 +263,13 @@ export class NativeHistogram {
 
   private addTo(side: DenseBuckets, magnitude: number): void {
     let key = bucketKey(magnitude, this.schema);
+    // Fast path: a bucket within the range already held, populated before.
+    const index = key - side.offset;
+    const counts = side.counts;
+    if (index >= 0 && index < counts.length && counts[index] !== 0) {
+      counts[index]++;
+      return;
+    }
     while (side.tooWide(key) && this.schema > MIN_NATIVE_SCHEMA) {
       this.reduceResolution();
       key = bucketKey(magnitude, this.schema);

@@ -17,7 +17,8 @@ export class HistogramSeries {
     native?: NativeHistogramConfig,
   ) {
     this.counts = new Float64Array(bounds.length + 1);
-    if (native !== undefined) this.native = new NativeHistogram(native);
+    // Assigned either way: one object shape for every series keeps `observe` monomorphic.
+    this.native = native === undefined ? undefined : new NativeHistogram(native);
   }
 
   observe(value: number): void {
