@@ -5,14 +5,17 @@
  * total duration within what the server and the client measured, and each quantile within the
  * schema's growth factor of the true one.
  */
+import { join } from 'node:path';
 import {
   expectStatus,
   httpRequest,
   type PrometheusServer,
   runRequests,
   type SampleApp,
+  ROOT,
   startPrometheus,
   startSampleApp,
+  waitFor,
 } from './harness.js';
 
 /** Schema 3 (the default bucket factor 1.1): buckets 2^(1/8) wide. */
@@ -53,6 +56,7 @@ beforeAll(async () => {
     targets: [apps.express.url, apps.fastify.url],
     jobName: 'native',
     features: ['native-histograms'],
+    ruleFiles: [join(ROOT, 'observability', 'prometheus-rules-native.yml')],
   });
 });
 
@@ -117,5 +121,39 @@ describe.each(ADAPTERS)('native histograms of the sample app on %s, scraped by P
     }
     // The figures of the closing note (error bound measured), in the test's output.
     process.stdout.write(`native histograms (${adapter}):\n  ${report.join('\n  ')}\n`);
+  });
+});
+
+describe('observability/prometheus-rules-native.yml evaluated by Prometheus 2.42', () => {
+  it('records quantiles and the mean of the latency per route from the native series', async () => {
+    const app = apps.express;
+    const tagged = '/api/v1/slow/:tag';
+    const clientSeconds: number[] = [];
+    const send = (count: number) =>
+      runRequests(count, 10, async () => {
+        const started = process.hrtime.bigint();
+        const res = await httpRequest(`${app.url}/api/v1/slow/rules?ms=300`);
+        clientSeconds.push(Number(process.hrtime.bigint() - started) / 1e9);
+        expectStatus(res, 200, 'GET /api/v1/slow/rules?ms=300');
+      });
+    // A series of its own (route /api/v1/slow/:tag), all at 300 ms; in two batches with a scrape
+    // between, so that a 5-minute rate has an increase to work on whenever the series appeared.
+    await send(10);
+    await prom.waitForScrapes(1, 60000);
+    await send(30);
+    const low = 0.299 / GROWTH;
+    const high = Math.max(...clientSeconds) * GROWTH;
+    for (const rule of ['p50', 'p90', 'p99', 'mean']) {
+      const name = `job_route:http_request_duration_seconds:${rule}_native_rate5m{job="native",route="${tagged}"}`;
+      // Rules run every second: poll until one has seen the scrape after the traffic.
+      // Rules run every second: poll until one has seen the scrape after the traffic (a value out
+      // of bounds never ends the wait, so the test fails with the name and the bounds).
+      const value = await waitFor(`${name} within [${low}, ${high}]`, async () => {
+        const result = await prom.query(name);
+        const v = result.length === 1 ? Number(result[0].value[1]) : NaN;
+        return v >= low && v <= high ? v : undefined;
+      });
+      expect(value).toBeGreaterThanOrEqual(low);
+    }
   });
 });
