@@ -63,6 +63,8 @@ const RESERVED_HTTP_LABELS = ['method', 'route', 'status_code', 'exception', 'le
 export interface ResolvedTransportOptions {
   prefix: string;
   buckets: readonly number[];
+  /** The native histogram of the duration, or `false`. */
+  nativeHistograms: ResolvedNativeHistograms | false;
   exclude: readonly (string | RegExp)[];
 }
 
@@ -70,6 +72,8 @@ export interface ResolvedHttpClientOptions {
   prefix: string;
   hosts?: readonly (string | RegExp)[];
   buckets: readonly number[];
+  /** The native histogram of the duration, or `false`. */
+  nativeHistograms: ResolvedNativeHistograms | false;
 }
 
 export interface ResolvedServerOptions {
@@ -261,7 +265,12 @@ function resolveTransport(
     if (typeof e !== 'string' && !(e instanceof RegExp))
       throw new Error(`${where}.exclude: ${String(e)} is neither a string nor a RegExp`);
   }
-  return { prefix, buckets: [...buckets], exclude: [...(o?.exclude ?? [])] };
+  return {
+    prefix,
+    buckets: [...buckets],
+    exclude: [...(o?.exclude ?? [])],
+    nativeHistograms: resolveNativeHistograms(o?.nativeHistograms, `${where}.nativeHistograms`),
+  };
 }
 
 /** `enabled: false`: checked like any options, then everything is off. */
@@ -364,7 +373,12 @@ function resolveHttpClient(o: HttpClientMetricsOptions | undefined): ResolvedHtt
       throw new Error(`${WHERE}.httpClient.hosts: ${String(h)} is neither a string nor a RegExp`);
     }
   }
-  return { prefix, hosts: o.hosts ? [...o.hosts] : undefined, buckets: [...buckets] };
+  return {
+    prefix,
+    hosts: o.hosts ? [...o.hosts] : undefined,
+    buckets: [...buckets],
+    nativeHistograms: resolveNativeHistograms(o.nativeHistograms, `${WHERE}.httpClient.nativeHistograms`),
+  };
 }
 
 function resolveServer(options: PrometheusModuleOptions): ResolvedServerOptions | undefined {

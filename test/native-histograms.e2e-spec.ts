@@ -1,4 +1,6 @@
 import 'reflect-metadata';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { Controller, Get, type INestApplication, Param } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
@@ -228,6 +230,56 @@ describe.each(ADAPTERS)('native histograms and the protobuf exposition (%s)', (a
       const res = await request(app.getHttpServer()).get('/metrics').set('Accept', accept).expect(200);
       expect(res.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
     }
+  });
+
+  it('records outbound request durations as native histograms with httpClient.nativeHistograms', async () => {
+    const upstream = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(200).end('ok');
+    });
+    await new Promise<void>(resolve => upstream.listen(0, '127.0.0.1', resolve));
+    const host = `127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    try {
+      const app = await boot({
+        registry: new Registry(),
+        http: false,
+        httpClient: { enabled: true, hosts: [host], nativeHistograms: { bucketFactor: 1.5 } },
+      });
+      for (let i = 0; i < 3; i++) await (await fetch(`http://${host}/`)).text();
+      const family = (await scrapeProtobuf(app)).find(f => f.name === 'http_client_request_duration_seconds');
+      const series = family?.metric.find(m => labelsOf(m).host === host);
+      expect(series?.histogram?.sample_count).toBe(3);
+      expect(series?.histogram?.schema).toBe(1);
+      const buckets = nativeBuckets(series?.histogram?.positive_span ?? [], series?.histogram?.positive_delta ?? []);
+      expect([...buckets.values()].reduce((a, b) => a + b, 0)).toBe(3);
+    } finally {
+      await new Promise(resolve => upstream.close(resolve));
+    }
+  });
+
+  it.each([
+    [
+      'rpc',
+      { rpc: { nativeHistograms: { bucketFactor: 0.9 } } },
+      /rpc\.nativeHistograms\.bucketFactor must be a number > 1/,
+    ],
+    [
+      'ws',
+      { ws: { nativeHistograms: { zeroThreshold: -0.1 } } },
+      /ws\.nativeHistograms\.zeroThreshold must be a number >= 0/,
+    ],
+    [
+      'graphql',
+      { graphql: { nativeHistograms: { maxBuckets: 0 } } },
+      /graphql\.nativeHistograms\.maxBuckets must be a whole number >= 1/,
+    ],
+    [
+      'httpClient',
+      { httpClient: { enabled: true, nativeHistograms: { maxBuckets: -3 } } },
+      /httpClient\.nativeHistograms\.maxBuckets must be a whole number >= 1/,
+    ],
+  ])('fails at bootstrap on %s.nativeHistograms out of range', async (_name, options, message) => {
+    await expect(boot({ registry: new Registry(), ...(options as PrometheusModuleOptions) })).rejects.toThrow(message);
   });
 
   it.each([

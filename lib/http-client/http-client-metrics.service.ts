@@ -62,6 +62,7 @@ export class HttpClientMetricsService implements OnModuleInit, OnApplicationShut
         'Time from the start of an outgoing HTTP request to its response headers, in seconds',
         labels,
         o.buckets,
+        o.nativeHistograms,
       ),
       errors: factory.counter(
         `${o.prefix}http_client_errors_total`,

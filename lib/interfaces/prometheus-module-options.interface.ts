@@ -205,6 +205,8 @@ export interface TransportMetricsOptions {
   prefix?: string;
   /** Buckets of the duration histogram, in seconds. */
   buckets?: number[];
+  /** Also record the duration as a native histogram (see {@link NativeHistogramOptions}). Default `false`. */
+  nativeHistograms?: boolean | NativeHistogramOptions;
   /** Handlers to leave out: by pattern (`rpc`), event (`ws`) or root field (`graphql`), exactly or by RegExp. */
   exclude?: (string | RegExp)[];
 }
@@ -228,6 +230,8 @@ export interface HttpClientMetricsOptions {
   hosts?: (string | RegExp)[];
   /** Buckets of `http_client_request_duration_seconds`, in seconds. */
   buckets?: number[];
+  /** Also record the duration as a native histogram (see {@link NativeHistogramOptions}). Default `false`. */
+  nativeHistograms?: boolean | NativeHistogramOptions;
   /** Prepended to the outbound metric names. */
   prefix?: string;
 }

@@ -102,6 +102,7 @@ function rpcFamily(factory: MetricFactory, o: ResolvedTransportOptions): Transpo
         'Time to handle a microservice message or event, in seconds',
         ['pattern', 'kind', 'outcome'],
         o.buckets,
+        o.nativeHistograms,
       ),
       inProgress: factory.gauge(`${p}rpc_requests_in_progress`, 'Microservice messages and events being handled now', [
         'pattern',
@@ -132,6 +133,7 @@ function wsFamily(factory: MetricFactory, o: ResolvedTransportOptions): Transpor
         'Time to handle a WebSocket message, in seconds',
         ['gateway', 'event', 'outcome'],
         o.buckets,
+        o.nativeHistograms,
       ),
     },
     o,
@@ -155,6 +157,7 @@ function graphqlFamily(factory: MetricFactory, o: ResolvedTransportOptions): Tra
         'Time to resolve a GraphQL root field, in seconds',
         ['operation_type', 'field', 'outcome'],
         o.buckets,
+        o.nativeHistograms,
       ),
       exceptions: factory.counter(`${p}graphql_errors_total`, 'GraphQL root fields that failed, by error class', [
         'operation_type',
