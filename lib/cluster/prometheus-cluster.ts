@@ -160,7 +160,7 @@ export class PrometheusCluster {
   }
 
   /**
-   * What a scrape gets: as {@link metrics}, or the protobuf exposition (a `Buffer` body) with the
+   * What a scrape gets: as `metrics()`, or the protobuf exposition (a `Buffer` body) with the
    * workers' native histograms summed when `accept` asks for it.
    */
   private async render(accept: string | undefined, names: string[] | undefined, timeoutMs: number) {

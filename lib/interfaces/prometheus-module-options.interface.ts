@@ -111,16 +111,16 @@ export interface HttpLatencySummaryOptions {
  */
 export interface NativeHistogramOptions {
   /**
-   * Largest ratio of two neighbouring bucket bounds (> 1); the schema is the finest whose buckets
+   * Largest ratio of two neighbouring bucket bounds (above 1); the schema is the finest whose buckets
    * are no wider. Default `1.1` (schema 3: buckets 2^(1/8) ≈ 1.09 wide, quantiles within 9%).
    */
   bucketFactor?: number;
   /**
-   * Most populated buckets per series (a whole number >= 1): past it, the resolution is halved
+   * Most populated buckets per series (a whole number, at least 1): past it, the resolution is halved
    * (pairs of buckets merged) until it fits. Default `160`.
    */
   maxBuckets?: number;
-  /** Values whose magnitude is at most this (>= 0) count in the zero bucket. Default 2^-128. */
+  /** Values whose magnitude is at most this (0 or more) count in the zero bucket. Default 2^-128. */
   zeroThreshold?: number;
   /**
    * Keep the classic buckets alongside (for text scrapers and dashboards on `_bucket`). Default

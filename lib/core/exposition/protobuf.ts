@@ -284,7 +284,9 @@ function writeSummary(w: protobuf.Writer, series: GroupedSeries): void {
  * An exposition rendered for one scrape, text or binary.
  *
  * @example
+ * ```ts
  * const rendered: RenderedExposition = { contentType: PROTOBUF_CONTENT_TYPE, body: Buffer.alloc(0) };
+ * ```
  */
 export interface RenderedExposition {
   contentType: string;
