@@ -12,6 +12,7 @@ import { OrdersEventsController } from './orders-events.controller.js';
 import { OrdersController } from './orders.controller.js';
 import { OrdersService } from './orders.service.js';
 import { PaymentProvider } from './payment-provider.js';
+import { SlowController } from './slow.controller.js';
 import { UsersController } from './users.controller.js';
 
 /** A metric of our own, fed by an `http.observe` callback with what the module measured. */
@@ -27,6 +28,8 @@ const responseBytes = new Counter({
       defaultLabels: { app: 'sample' },
       http: {
         excludeMethods: ['OPTIONS'],
+        // Native histograms of the request duration for scrapers that ask for protobuf (README: Native histograms).
+        nativeHistograms: process.env.NATIVE_HISTOGRAMS === 'true',
         observe: [(info: HttpRequestInfo) => responseBytes.inc({ route: info.route }, info.responseSize)],
       },
       // Calls to the payment provider (fetch) are measured as http_client_* metrics.
@@ -38,7 +41,7 @@ const responseBytes = new Counter({
       statusPage: true,
     }),
   ],
-  controllers: [UsersController, OrdersController, HealthController, OrdersEventsController],
+  controllers: [UsersController, OrdersController, HealthController, OrdersEventsController, SlowController],
   providers: [
     OrdersService,
     PaymentProvider,

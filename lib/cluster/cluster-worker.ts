@@ -2,7 +2,8 @@ import cluster from 'node:cluster';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { describeError } from '../core/describe-error.js';
 import type { ExpositionSource } from '../core/exposition/exposition-source.js';
-import { type RenderedMetrics, renderRegistry } from '../core/exposition/render-metrics.js';
+import { renderRegistry } from '../core/exposition/render-metrics.js';
+import { acceptsProtobuf, type RenderedExposition, renderProtobuf } from '../core/exposition/protobuf.js';
 import { PrometheusRuntime } from '../runtime/prometheus-runtime.js';
 import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
 import type { ResolvedPrometheusOptions } from '../interfaces/resolved-options.interface.js';
@@ -20,11 +21,13 @@ interface ClusterMessage {
   id?: number;
   contentType?: string;
   body?: string;
+  /** A binary body (the protobuf exposition), base64-encoded. */
+  bodyBase64?: string;
   error?: string;
 }
 
 interface PendingScrape {
-  resolve(rendered: RenderedMetrics): void;
+  resolve(rendered: RenderedExposition): void;
   reject(error: Error): void;
   timer: NodeJS.Timeout;
 }
@@ -74,9 +77,13 @@ export class ClusterWorker implements ExpositionSource {
   }
 
   /** The metrics of every worker, aggregated by the primary; this process's alone outside a cluster. */
-  render(accept: string | undefined, names?: string[]): Promise<RenderedMetrics> {
+  render(accept: string | undefined, names?: string[]): Promise<RenderedExposition> {
     const cluster = this.options.cluster;
-    if (!this.active || !cluster) return renderRegistry(this.prometheus.registry, accept, names);
+    if (!this.active || !cluster) {
+      // Only a scraper that asks for protobuf gets it: the text formats stay as they were.
+      if (acceptsProtobuf(accept)) return renderProtobuf(this.prometheus.registry, names);
+      return renderRegistry(this.prometheus.registry, accept, names);
+    }
     const id = ++this.nextId;
     // The primary waits up to timeoutMs for the workers (this one asks it to); give it that and a margin.
     const timeoutMs = cluster.timeoutMs;
@@ -122,7 +129,12 @@ export class ClusterWorker implements ExpositionSource {
       this.pending.delete(message.id);
       clearTimeout(p.timer);
       if (message.error !== undefined) p.reject(new Error(message.error));
-      else p.resolve({ contentType: message.contentType ?? '', body: message.body ?? '' });
+      else
+        p.resolve({
+          contentType: message.contentType ?? '',
+          body:
+            typeof message.bodyBase64 === 'string' ? Buffer.from(message.bodyBase64, 'base64') : (message.body ?? ''),
+        });
     }
   };
 }

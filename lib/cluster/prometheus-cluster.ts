@@ -6,6 +6,14 @@ import { describeError } from '../core/describe-error.js';
 import { AggregatorRegistry } from 'prom-client';
 import { close, createMetricsHttpServer, listen, serverUrl } from '../core/exposition/metrics-http-server.js';
 import { type MetricsJson, type RenderedMetrics, renderRegistry } from '../core/exposition/render-metrics.js';
+import {
+  acceptsProtobuf,
+  encodeMetricFamilies,
+  type JsonMetricFamily,
+  PROTOBUF_CONTENT_TYPE,
+  type RenderedExposition,
+} from '../core/exposition/protobuf.js';
+import { addNativeHistograms } from './native-aggregation.js';
 import { DEFAULT_MAX_CONCURRENT_SCRAPES, SharedScrapes } from '../core/exposition/shared-scrapes.js';
 import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PATH } from '../core/core.constants.js';
 import {
@@ -121,7 +129,8 @@ export class PrometheusCluster {
     if (options.port !== undefined) {
       const path = options.path ?? DEFAULT_METRICS_PATH;
       const scrapes = new SharedScrapes(maxConcurrentScrapes);
-      const render = (accept: string | undefined, names: string[] | undefined) => primary.metrics(accept, names);
+      const render = (accept: string | undefined, names: string[] | undefined) =>
+        primary.render(accept, names, primary.timeoutMs);
       primary.server = createMetricsHttpServer(
         path,
         (accept, encoding, names) => scrapes.respond(accept, encoding, names, render),
@@ -144,10 +153,26 @@ export class PrometheusCluster {
     return address && typeof address === 'object' ? address : undefined;
   }
 
-  /** The workers' metrics, aggregated, in the format `accept` asks for. */
+  /** The workers' metrics, aggregated, in the text format `accept` asks for. */
   async metrics(accept?: string, names?: string[], timeoutMs = this.timeoutMs): Promise<RenderedMetrics> {
     const collected = await this.collect(timeoutMs);
     return renderRegistry(AggregatorRegistry.aggregate(collected), accept, names);
+  }
+
+  /**
+   * What a scrape gets: as `metrics()`, or the protobuf exposition (a `Buffer` body) with the
+   * workers' native histograms summed when `accept` asks for it.
+   */
+  private async render(accept: string | undefined, names: string[] | undefined, timeoutMs: number) {
+    if (!acceptsProtobuf(accept)) return this.metrics(accept, names, timeoutMs);
+    const collected = await this.collect(timeoutMs);
+    const families = await AggregatorRegistry.aggregate(collected).getMetricsAsJSON();
+    addNativeHistograms(families, collected);
+    const rendered: RenderedExposition = {
+      contentType: PROTOBUF_CONTENT_TYPE,
+      body: encodeMetricFamilies(families as unknown as JsonMetricFamily[], names),
+    };
+    return rendered;
   }
 
   async close(): Promise<void> {
@@ -251,8 +276,14 @@ export class PrometheusCluster {
       typeof message.timeoutMs === 'number' && message.timeoutMs > 0
         ? Math.min(message.timeoutMs, this.timeoutMs)
         : this.timeoutMs;
-    this.metrics(message.accept, Array.isArray(message.names) ? message.names : undefined, timeoutMs).then(
-      rendered => reply(rendered),
+    this.render(message.accept, Array.isArray(message.names) ? message.names : undefined, timeoutMs).then(
+      // IPC messages are JSON: a binary body travels as base64.
+      rendered =>
+        reply(
+          typeof rendered.body === 'string'
+            ? rendered
+            : { contentType: rendered.contentType, bodyBase64: rendered.body.toString('base64') },
+        ),
       (error: unknown) =>
         reply({ error: `the cluster primary could not aggregate the metrics: ${describeError(error)}` }),
     );

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import type { ResolvedNativeHistograms } from './native-histogram-options.js';
 import type { CardinalityGuard } from './cardinality-guard.js';
 import { findOrRegisterMetric } from './metric-registrar.js';
 import { CounterFamily } from './counter-family.js';
@@ -32,14 +33,22 @@ export class FamilyFactory {
     );
   }
 
-  histogram(name: string, help: string, labelNames: string[], buckets: readonly number[]): HistogramFamily {
+  histogram(
+    name: string,
+    help: string,
+    labelNames: string[],
+    buckets: readonly number[],
+    native?: ResolvedNativeHistograms | false,
+  ): HistogramFamily {
+    // Without classic buckets, a series keeps only the +Inf slot: `_sum` and `_count` in text.
+    const bounds = native && !native.classicBuckets ? [] : buckets;
     const def = { type: 'histogram' as const, name, help, labelNames, buckets, declaredBy: this.declaredBy };
     return this.limited(
       findOrRegisterMetric(
         this.registry,
         def,
         HistogramFamily,
-        () => new HistogramFamily(name, help, labelNames, buckets),
+        () => new HistogramFamily(name, help, labelNames, bounds, native ? native.config : undefined),
       ),
     );
   }

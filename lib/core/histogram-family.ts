@@ -1,3 +1,4 @@
+import { NativeHistogram, type NativeHistogramConfig } from './native-histogram.js';
 import { type DivertedSamples, SeriesFamily } from './series-family.js';
 import { type Exemplar, exemplarFits, type Labels, type Sample } from './samples.js';
 
@@ -8,11 +9,16 @@ export class HistogramSeries {
   count = 0;
   /** The latest exemplar of each bucket (non-cumulative slots), once there is one. */
   exemplars?: (Exemplar | undefined)[];
+  /** The native buckets, when the metric has native histograms on. */
+  readonly native?: NativeHistogram;
   constructor(
     readonly labels: Labels,
     private readonly bounds: readonly number[],
+    native?: NativeHistogramConfig,
   ) {
     this.counts = new Float64Array(bounds.length + 1);
+    // Assigned either way: one object shape for every series keeps `observe` monomorphic.
+    this.native = native === undefined ? undefined : new NativeHistogram(native);
   }
 
   observe(value: number): void {
@@ -22,6 +28,8 @@ export class HistogramSeries {
     this.counts[i]++;
     this.sum += value;
     this.count++;
+    const native = this.native;
+    if (native !== undefined) native.observe(value);
   }
 
   /** Observes, and keeps `labelSet` as the latest exemplar of the value's bucket if it fits OpenMetrics' limit. */
@@ -41,9 +49,10 @@ class OverflowHistogramSeries extends HistogramSeries {
   constructor(
     labels: Labels,
     bounds: readonly number[],
+    native: NativeHistogramConfig | undefined,
     private readonly diverted: DivertedSamples,
   ) {
-    super(labels, bounds);
+    super(labels, bounds, native);
   }
   override observe(value: number): void {
     super.observe(value);
@@ -59,21 +68,24 @@ export class HistogramFamily extends SeriesFamily<HistogramSeries> {
     help: string,
     labelNames: readonly string[],
     readonly buckets: readonly number[],
+    /** The layout of each series' native histogram; none when native histograms are off. */
+    readonly native?: NativeHistogramConfig,
   ) {
     super(name, help, labelNames);
   }
 
   protected createSeries(labels: Labels): HistogramSeries {
-    return new HistogramSeries(labels, this.buckets);
+    return new HistogramSeries(labels, this.buckets, this.native);
   }
   protected createOverflowSeries(labels: Labels, diverted: DivertedSamples): HistogramSeries {
-    return new OverflowHistogramSeries(labels, this.buckets, diverted);
+    return new OverflowHistogramSeries(labels, this.buckets, this.native, diverted);
   }
   protected resetSeries(s: HistogramSeries): void {
     s.counts.fill(0);
     s.sum = 0;
     s.count = 0;
     s.exemplars = undefined;
+    s.native?.reset();
   }
   protected collect(s: HistogramSeries, out: Sample[]): void {
     const bucket = `${this.name}_bucket`;
@@ -91,6 +103,9 @@ export class HistogramFamily extends SeriesFamily<HistogramSeries> {
     if (exemplars?.[this.buckets.length]) inf.exemplar = exemplars[this.buckets.length];
     out.push(inf);
     out.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
-    out.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` });
+    const count: Sample = { labels: s.labels, value: s.count, metricName: `${this.name}_count` };
+    // Carried on `_count` so that default labels reach it too; only the protobuf exposition reads it.
+    if (s.native !== undefined) count.native = s.native.snapshot();
+    out.push(count);
   }
 }

@@ -2,6 +2,8 @@
 // vocabulary every part of the engine shares, in a file of its own so that none of them import
 // each other for it.
 
+import type { NativeHistogramSnapshot } from './native-histogram.js';
+
 export type Labels = Record<string, string | number>;
 export type MetricKind = 'counter' | 'gauge' | 'histogram' | 'summary';
 
@@ -42,6 +44,8 @@ export interface Sample {
   value: number;
   metricName?: string;
   exemplar?: Exemplar;
+  /** On a histogram's `_count` sample: its native buckets (only the protobuf exposition shows them). */
+  native?: NativeHistogramSnapshot;
 }
 
 /** What prom-client's `Registry` reads from a metric. */

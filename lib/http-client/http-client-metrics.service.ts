@@ -68,6 +68,7 @@ export class HttpClientMetricsService {
         'Time from the start of an outgoing HTTP request to its response headers, in seconds',
         labels,
         o.buckets,
+        o.nativeHistograms,
       ),
       errors: factory.counter(
         `${o.prefix}http_client_errors_total`,

@@ -62,7 +62,7 @@ export class HttpMetrics {
       );
     } else {
       this.duration = on(names.duration, name =>
-        factory.histogram(name, durationHelp, durationLabels, options.buckets),
+        factory.histogram(name, durationHelp, durationLabels, options.buckets, options.nativeHistograms),
       );
     }
     this.inProgress = on(names.inProgress, name =>

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { assertBuckets, assertLabelName, assertMetricName } from '../core/metric-names.js';
 import { DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS } from '../core/core.constants.js';
+import { resolveNativeHistograms } from '../core/native-histogram-options.js';
 import { patternList, prefixAndBuckets } from '../core/option-checks.js';
 import type { HttpMetricsOptions, HttpMetricSwitch } from '../interfaces/index.js';
 import type { HttpMetricKey, ResolvedHttpOptions } from '../interfaces/resolved-options.interface.js';
@@ -47,6 +48,7 @@ export function resolveHttpOptions(http: HttpMetricsOptions | false | undefined)
     metrics: resolveHttpMetricNames(o, prefix),
     latency: resolveLatency(o.latency),
     summary: resolveSummary(o.summary),
+    nativeHistograms: resolveNativeHistograms(o.nativeHistograms, `${WHERE}.nativeHistograms`),
   };
 }
 

@@ -98,6 +98,38 @@ export interface HttpLatencySummaryOptions {
 }
 
 /**
+ * Native (sparse, exponential) histograms, as Prometheus reads them from the protobuf exposition
+ * (Prometheus 2.40+ with `--enable-feature=native-histograms`, 3.x with
+ * `scrape_native_histograms`). One series per label set, any quantile within `bucketFactor` of the
+ * true value. Text and OpenMetrics scrapes show only the classic buckets.
+ *
+ * @example
+ * ```ts
+ * PrometheusModule.forRoot({ http: { nativeHistograms: { bucketFactor: 1.05, maxBuckets: 100 } } });
+ * ```
+ * @public
+ */
+export interface NativeHistogramOptions {
+  /**
+   * Largest ratio of two neighbouring bucket bounds (above 1); the schema is the finest whose buckets
+   * are no wider. Default `1.1` (schema 3: buckets 2^(1/8) ≈ 1.09 wide, quantiles within 9%).
+   */
+  bucketFactor?: number;
+  /**
+   * Most populated buckets per series (a whole number, at least 1): past it, the resolution is halved
+   * (pairs of buckets merged) until it fits. Default `160`.
+   */
+  maxBuckets?: number;
+  /** Values whose magnitude is at most this (0 or more) count in the zero bucket. Default 2^-128. */
+  zeroThreshold?: number;
+  /**
+   * Keep the classic buckets alongside (for text scrapers and dashboards on `_bucket`). Default
+   * `true`; `false` keeps only `_sum`, `_count` and the `+Inf` bucket in text scrapes.
+   */
+  classicBuckets?: boolean;
+}
+
+/**
  * Options of the default HTTP metrics (`http`).
  *
  * @example
@@ -111,6 +143,12 @@ export interface HttpMetricsOptions {
   prefix?: string;
   /** Buckets of `http_request_duration_seconds`, in seconds. */
   buckets?: number[];
+  /**
+   * Also record `http_request_duration_seconds` as a native histogram, shown to scrapers that ask
+   * for the protobuf exposition. `true` takes the defaults of {@link NativeHistogramOptions}.
+   * Default `false`.
+   */
+  nativeHistograms?: boolean | NativeHistogramOptions;
   /** Buckets of the request and response size histograms, in bytes. */
   sizeBuckets?: number[];
   /**
@@ -167,6 +205,8 @@ export interface TransportMetricsOptions {
   prefix?: string;
   /** Buckets of the duration histogram, in seconds. */
   buckets?: number[];
+  /** Also record the duration as a native histogram (see {@link NativeHistogramOptions}). Default `false`. */
+  nativeHistograms?: boolean | NativeHistogramOptions;
   /** Handlers to leave out: by pattern (`rpc`), event (`ws`) or root field (`graphql`), exactly or by RegExp. */
   exclude?: (string | RegExp)[];
 }
@@ -190,6 +230,8 @@ export interface HttpClientMetricsOptions {
   hosts?: (string | RegExp)[];
   /** Buckets of `http_client_request_duration_seconds`, in seconds. */
   buckets?: number[];
+  /** Also record the duration as a native histogram (see {@link NativeHistogramOptions}). Default `false`. */
+  nativeHistograms?: boolean | NativeHistogramOptions;
   /** Prepended to the outbound metric names. */
   prefix?: string;
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Registry } from 'prom-client';
+import type { ResolvedNativeHistograms } from '../core/native-histogram-options.js';
 import type {
   DefaultMetricsOptions,
   HttpRequestInfo,
@@ -27,6 +28,8 @@ export interface ResolvedHttpOptions {
   metrics: Record<HttpMetricKey, string | false>;
   latency: 'histogram' | 'summary';
   summary: { percentiles: number[]; maxAgeSeconds: number; ageBuckets: number };
+  /** The native histogram of the duration, or `false`. */
+  nativeHistograms: ResolvedNativeHistograms | false;
 }
 
 export type HttpMetricKey = 'requests' | 'duration' | 'inProgress' | 'exceptions' | 'requestSize' | 'responseSize';
@@ -34,6 +37,8 @@ export type HttpMetricKey = 'requests' | 'duration' | 'inProgress' | 'exceptions
 export interface ResolvedTransportOptions {
   prefix: string;
   buckets: readonly number[];
+  /** The native histogram of the duration, or `false`. */
+  nativeHistograms: ResolvedNativeHistograms | false;
   exclude: readonly (string | RegExp)[];
 }
 
@@ -41,6 +46,8 @@ export interface ResolvedHttpClientOptions {
   prefix: string;
   hosts?: readonly (string | RegExp)[];
   buckets: readonly number[];
+  /** The native histogram of the duration, or `false`. */
+  nativeHistograms: ResolvedNativeHistograms | false;
 }
 
 export interface ResolvedServerOptions {

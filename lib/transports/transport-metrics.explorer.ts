@@ -138,6 +138,7 @@ function rpcFamily(factory: FamilyFactory, o: ResolvedTransportOptions): Transpo
         'Time to handle a microservice message or event, in seconds',
         ['pattern', 'kind', 'outcome'],
         o.buckets,
+        o.nativeHistograms,
       ),
       inProgress: factory.gauge(`${p}rpc_requests_in_progress`, 'Microservice messages and events being handled now', [
         'pattern',
@@ -167,6 +168,7 @@ function wsFamily(factory: FamilyFactory, o: ResolvedTransportOptions): Transpor
         'Time to handle a WebSocket message, in seconds',
         ['gateway', 'event', 'outcome'],
         o.buckets,
+        o.nativeHistograms,
       ),
     },
     o,
@@ -189,6 +191,7 @@ function graphqlFamily(factory: FamilyFactory, o: ResolvedTransportOptions): Tra
         'Time to resolve a GraphQL root field, in seconds',
         ['operation_type', 'field', 'outcome'],
         o.buckets,
+        o.nativeHistograms,
       ),
       exceptions: factory.counter(`${p}graphql_errors_total`, 'GraphQL root fields that failed, by error class', [
         'operation_type',

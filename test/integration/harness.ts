@@ -402,6 +402,8 @@ export async function startPrometheus(opts: {
   jobName?: string;
   metricsPath?: string;
   ruleFiles?: string[];
+  /** `--enable-feature=` values, e.g. `native-histograms` (which also makes Prometheus ask for protobuf). */
+  features?: string[];
 }): Promise<PrometheusServer> {
   const bin = ensureBinaries().prometheus;
   const interval = opts.scrapeIntervalSeconds ?? 1;
@@ -432,6 +434,7 @@ export async function startPrometheus(opts: {
         `--storage.tsdb.path=${join(dir, 'data')}`,
         `--web.listen-address=127.0.0.1:${port}`,
         '--log.level=info',
+        ...(opts.features ?? []).map(f => `--enable-feature=${f}`),
       ]);
       const u = `http://127.0.0.1:${port}`;
       try {
@@ -613,7 +616,9 @@ export interface SampleApp {
  * The sample app (sample/main.ts → sample/create-sample-app.ts) in a process of its own,
  * listening on 127.0.0.1:<free port>; resolves once `/health` answers 200.
  */
-export async function startSampleApp(opts: { adapter?: 'express' | 'fastify' } = {}): Promise<SampleApp> {
+export async function startSampleApp(
+  opts: { adapter?: 'express' | 'fastify'; env?: Record<string, string> } = {},
+): Promise<SampleApp> {
   const adapter = opts.adapter ?? 'express';
   return startOnFreePort(`sample app (${adapter})`, async port => {
     // The sample's microservice listens too: on a free port of its own, not PORT + 1.
@@ -623,6 +628,7 @@ export async function startSampleApp(opts: { adapter?: 'express' | 'fastify' } =
       RPC_PORT: String(rpcPort),
       HOST: '127.0.0.1',
       ADAPTER: adapter,
+      ...opts.env,
     });
     const url = `http://127.0.0.1:${port}`;
     try {

@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
-import { type RenderedMetrics, renderRegistry } from './render-metrics.js';
+import { acceptsProtobuf, type RenderedExposition, renderProtobuf } from './protobuf.js';
+import { renderRegistry } from './render-metrics.js';
 
 /**
  * Where a scrape's exposition comes from: this process's registry, or (in a Node cluster) the
@@ -15,7 +16,7 @@ import { type RenderedMetrics, renderRegistry } from './render-metrics.js';
  */
 export interface ExpositionSource {
   /** The exposition in the format `accept` asks for; only the families in `names`, when given. */
-  render(accept: string | undefined, names?: string[]): Promise<RenderedMetrics>;
+  render(accept: string | undefined, names?: string[]): Promise<RenderedExposition>;
 }
 
 /** Injection token of the app's {@link ExpositionSource}. */
@@ -25,7 +26,9 @@ export const EXPOSITION_SOURCE = Symbol('EXPOSITION_SOURCE');
 export class RegistryExposition implements ExpositionSource {
   constructor(private readonly registry: Registry) {}
 
-  render(accept: string | undefined, names?: string[]): Promise<RenderedMetrics> {
+  render(accept: string | undefined, names?: string[]): Promise<RenderedExposition> {
+    // Only a scraper that asks for protobuf gets it: the text formats stay as they were.
+    if (acceptsProtobuf(accept)) return renderProtobuf(this.registry, names);
     return renderRegistry(this.registry, accept, names);
   }
 }

@@ -1,10 +1,10 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { acceptsGzip } from './accept-encoding.js';
-import type { RenderedMetrics } from './render-metrics.js';
+import type { RenderedExposition } from './protobuf.js';
 
 /** Gzips an exposition (off the event loop, in libuv's thread pool). */
-export const gzipBody: (body: string) => Promise<Buffer> = promisify(gzip);
+export const gzipBody: (body: string | Buffer) => Promise<Buffer> = promisify(gzip);
 
 export interface ScrapeResponse {
   status: number;
@@ -14,9 +14,9 @@ export interface ScrapeResponse {
 
 /** The response to a scrape: the exposition, gzipped when the scraper accepts it (Prometheus does). */
 export async function scrapeResponse(
-  rendered: RenderedMetrics,
+  rendered: RenderedExposition,
   acceptEncoding: string | undefined,
-  gzipped: (body: string) => Promise<Buffer> = gzipBody,
+  gzipped: (body: string | Buffer) => Promise<Buffer> = gzipBody,
 ): Promise<ScrapeResponse> {
   const headers: Record<string, string> = {
     'Content-Type': rendered.contentType,

@@ -1,14 +1,15 @@
-import { negotiate, type RenderedMetrics } from './render-metrics.js';
+import { acceptsProtobuf, PROTOBUF_CONTENT_TYPE, type RenderedExposition } from './protobuf.js';
+import { negotiate } from './render-metrics.js';
 import { gzipBody, type ScrapeResponse, scrapeFailure, scrapeResponse } from './scrape-response.js';
 
 /** What `maxConcurrentScrapes` defaults to: a Prometheus pair (sharing) and a person with curl. */
 export const DEFAULT_MAX_CONCURRENT_SCRAPES = 2;
 
 /** Renders the exposition in a format, with an optional `?name[]=` filter. */
-export type RenderFn = (accept: string | undefined, names: string[] | undefined) => Promise<RenderedMetrics>;
+export type RenderFn = (accept: string | undefined, names: string[] | undefined) => Promise<RenderedExposition>;
 
 interface Rendering {
-  rendered: Promise<RenderedMetrics>;
+  rendered: Promise<RenderedExposition>;
   /** The gzipped body, made once for every scrape of this rendering that accepts gzip. */
   gzipped?: Promise<Buffer>;
 }
@@ -54,9 +55,9 @@ export class SharedScrapes {
     names: string[] | undefined,
     render: RenderFn,
   ): Promise<ScrapeResponse> {
-    // Formats render from `negotiate(accept)` alone, so that is what identical scrapes share.
-    const key =
-      names === undefined ? negotiate(accept) : `${negotiate(accept)}\n${[...new Set(names)].sort().join('\n')}`;
+    // Formats render from `negotiate(accept)` alone (or protobuf), so that is what identical scrapes share.
+    const format = acceptsProtobuf(accept) ? PROTOBUF_CONTENT_TYPE : negotiate(accept);
+    const key = names === undefined ? format : `${format}\n${[...new Set(names)].sort().join('\n')}`;
     let rendering = this.queued.get(key);
     if (rendering === undefined) {
       if (this.active >= this.maxConcurrent) return tooManyScrapes();
@@ -73,7 +74,7 @@ export class SharedScrapes {
     render: RenderFn,
     accept: string | undefined,
     names: string[] | undefined,
-  ): Promise<RenderedMetrics> {
+  ): Promise<RenderedExposition> {
     this.active++;
     const run = this.tail.then(async () => {
       const wait = this.notBefore - Date.now();
@@ -99,7 +100,7 @@ async function startRendering(
   render: RenderFn,
   accept: string | undefined,
   names: string[] | undefined,
-): Promise<RenderedMetrics> {
+): Promise<RenderedExposition> {
   return render(accept, names);
 }
 
