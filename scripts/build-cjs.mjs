@@ -18,7 +18,8 @@ function* files(dir) {
 }
 
 for (const file of files(src)) {
-  if (!file.endsWith('.ts')) continue;
+  // Unit tests live next to the code (lib/**/*.spec.ts) and are no part of the package.
+  if (!file.endsWith('.ts') || file.endsWith('.spec.ts')) continue;
   const rel = relative(src, file);
   const { outputText, diagnostics } = ts.transpileModule(readFileSync(file, 'utf8'), {
     fileName: file,
