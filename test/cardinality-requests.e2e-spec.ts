@@ -148,7 +148,7 @@ class CardController {
     name: 'card_client_requests_total',
     help: HELP,
     labels: {
-      client: ctx => String((ctx.request as { headers: Record<string, string> }).headers['x-client'] ?? 'none'),
+      client: ctx => (ctx.request as { headers: Record<string, string | undefined> }).headers['x-client'] ?? 'none',
     },
   })
   client(@Headers('x-client') client: string | undefined): { client: string | null } {

@@ -253,7 +253,7 @@ describe('apps only see the metric decorators of their own classes', () => {
       @lib.Counter({ name: 'used_total', help: HELP })
       run(): void {}
     }
-    void UnusedService;
+    expect(UnusedService).toBeDefined();
     const registry = await bootContext({ providers: [UsedService] });
     expect(sampleValue(await readRegistry(registry), 'used_total')).toBe(0);
   });

@@ -30,8 +30,8 @@ const HELP = 'extension points test metric';
 @Injectable()
 class RefundService {
   constructor(
-    @InjectMetric('ext_refunds_total') readonly refunds: PromCounter<string>,
-    @InjectMetric('ext_answers_total') readonly answers: PromCounter<string>,
+    @InjectMetric('ext_refunds_total') readonly refunds: PromCounter,
+    @InjectMetric('ext_answers_total') readonly answers: PromCounter,
   ) {}
 
   refund(): void {

@@ -82,7 +82,7 @@ class OrdersController {
   @Counter({
     name: 'orders_created_total',
     help: 'Orders created, by channel',
-    labels: { channel: ctx => String((ctx.args[0] as OrderInput).channel ?? 'unknown') },
+    labels: { channel: ctx => (ctx.args[0] as OrderInput).channel ?? 'unknown' },
   })
   async create(@Body() order: OrderInput): Promise<{ created: boolean }> {
     await this.payments.charge(order.amount);

@@ -44,7 +44,7 @@ class Client {
 
   private constructor(readonly socket: WebSocket) {
     socket.on('message', raw => {
-      const frame = JSON.parse(String(raw)) as Frame;
+      const frame = JSON.parse((raw as Buffer).toString()) as Frame;
       const waiter = this.waiting.shift();
       if (waiter) waiter(frame);
       else this.frames.push(frame);

@@ -336,7 +336,7 @@ async function connect(url: string): Promise<{
       const timer = setTimeout(() => reject(new Error(`no answer to ${event}`)), 10_000);
       socket.once('message', raw => {
         clearTimeout(timer);
-        resolve(JSON.parse(String(raw)) as Frame);
+        resolve(JSON.parse((raw as Buffer).toString()) as Frame);
       });
       send(event, data);
     });
