@@ -124,7 +124,7 @@ describe('Pushgateway faults', () => {
         .push()
         .then(
           () => new Error('resolved'),
-          (e: unknown) => e,
+          (e: unknown) => e as Error,
         );
       expect(error.message).toBe('push failed with status 500, gateway says no');
     });
@@ -148,7 +148,7 @@ describe('Pushgateway faults', () => {
       const context = await start({ url: g.url, jobName: 'batch', pushOnShutdown: false });
       const error = await within(context.get(PushgatewayService).push(), 15000).then(
         () => new Error('resolved'),
-        (e: unknown) => e,
+        (e: unknown) => e as Error,
       );
       expect(error.message).toMatch(/^push failed with status 500, x{100,}/);
       expect(error.message.length).toBeLessThanOrEqual(4200);
