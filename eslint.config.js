@@ -61,6 +61,11 @@ export default tseslint.config(
       // the shapes of Nest, Express, Fastify and prom-client internals differ between the versions
       // the peer range allows (lib/compat), whatever the installed typings say.
       '@typescript-eslint/no-unnecessary-condition': 'off',
+      // The same for `x === true` on values typed boolean: an option or metadata value that a
+      // JavaScript caller set to 'yes' must not pass for true.
+      '@typescript-eslint/no-unnecessary-boolean-literal-compare': 'off',
+      // And for String(x) / Number(x) on values typed string or number: the conversion is the guard.
+      '@typescript-eslint/no-unnecessary-type-conversion': 'off',
       // Nest types its options (NestApplicationOptions, ModuleMetadata, ...) as classes that callers
       // are meant to pass as object literals.
       '@typescript-eslint/no-unsafe-class-instance-assignment': 'off',
