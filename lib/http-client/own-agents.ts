@@ -1,2 +1,2 @@
 /** Agents of the module's own outgoing requests (Pushgateway pushes): left out of the outbound metrics. */
-export const ownAgents = new WeakSet<object>();
+export const ownAgents = new WeakSet();

@@ -9,7 +9,7 @@ interface FilterLike {
   catch: CatchFn;
 }
 
-const observed = new WeakSet<object>();
+const observed = new WeakSet();
 
 /**
  * Users' exception filters often answer by writing the response themselves

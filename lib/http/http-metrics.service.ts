@@ -93,7 +93,9 @@ export class HttpMetricsService implements OnModuleInit, OnApplicationBootstrap 
   private graphqlPath(): string {
     let path: unknown;
     try {
-      path = (this.moduleRef.get(GRAPHQL_MODULE_OPTIONS, { strict: false }) as { path?: unknown } | undefined)?.path;
+      path = this.moduleRef.get<unknown, { path?: unknown } | undefined>(GRAPHQL_MODULE_OPTIONS, {
+        strict: false,
+      })?.path;
     } catch {
       // No GraphQL module options: the driver's default path.
     }

@@ -14,7 +14,7 @@ export class HttpMetrics {
   readonly requests?: SeriesCounter;
   /** A histogram, or a prom-client summary with `latency: 'summary'`. */
   readonly duration?: SeriesHistogram;
-  readonly durationSummary?: Summary<string>;
+  readonly durationSummary?: Summary;
   readonly inProgress?: SeriesGauge;
   readonly exceptions?: SeriesCounter;
   readonly requestSize?: SeriesHistogram;
@@ -58,7 +58,7 @@ export class HttpMetrics {
             'summary',
             { name, help: durationHelp, labelNames: durationLabels, ...options.summary },
             DECLARED_BY,
-          ) as Summary<string>,
+          ) as Summary,
       );
     } else {
       this.duration = on(names.duration, name =>

@@ -35,7 +35,7 @@ export function instrumentMethod(original: AnyMethod, ref: MetricsRef): AnyMetho
     }
     if (result instanceof Promise) {
       return result.then(
-        value => {
+        (value: unknown) => {
           call.succeed(value);
           return value;
         },

@@ -9,7 +9,7 @@ type Labels = Record<string, string | number>;
 type LabelFn = (context: MetricCallContext) => unknown;
 
 // Metrics already warned about: one decorator value may sit on several methods.
-const warned = new WeakSet<object>();
+const warned = new WeakSet();
 
 /** One metric decorator on one method: its label values resolved as far as possible at bootstrap. */
 export class MethodMetric {

@@ -3,7 +3,7 @@ import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { INTERCEPTORS_METADATA, METHOD_METADATA, type InstanceWrapper } from '../compat/nest-constants.js';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { declarationsNamed, declarationsOf, type MetricDeclaration } from '../decorators/metric-declarations.js';
-import type { CounterDecoratorOptions, LabelValue } from '../interfaces/index.js';
+import type { CounterDecoratorOptions } from '../interfaces/index.js';
 import { inProgressGauges } from '../metrics/in-progress-gauges.js';
 import { ensurePromMetric, type PromMetric } from '../metrics/prom-metrics.js';
 import { CardinalityGuard } from '../cardinality/cardinality-guard.js';
@@ -30,7 +30,7 @@ const started = new WeakMap<object, Set<string>>();
 @Injectable()
 export class MethodMetricsExplorer implements OnModuleInit {
   private readonly logger = new Logger('PrometheusModule');
-  private readonly instrumented = new WeakSet<object>();
+  private readonly instrumented = new WeakSet();
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -180,15 +180,7 @@ export class MethodMetricsExplorer implements OnModuleInit {
       { ...config, labelNames: Object.keys(labels) },
       where,
     );
-    const methodMetric = new MethodMetric(
-      kind,
-      metric,
-      labels as Record<string, LabelValue>,
-      on ?? 'always',
-      where,
-      this.logger,
-      this.cardinality,
-    );
+    const methodMetric = new MethodMetric(kind, metric, labels, on ?? 'always', where, this.logger, this.cardinality);
     if (kind === 'gauge') inProgressGauges.add(metric);
     const fixed = methodMetric.fixedLabels;
     if (fixed && kind !== 'summary') startAtZero(methodMetric, fixed);
@@ -203,7 +195,7 @@ function startAtZero(m: MethodMetric, labels: Record<string, string | number>): 
   if (!done) started.set(m.metric, (done = new Set()));
   if (done.has(key)) return;
   done.add(key);
-  if (m.type === 'counter') (m.metric as Counter<string>).inc(labels, 0);
-  else if (m.type === 'gauge') (m.metric as Gauge<string>).inc(labels, 0);
-  else (m.metric as Histogram<string>).zero(labels);
+  if (m.type === 'counter') (m.metric as Counter).inc(labels, 0);
+  else if (m.type === 'gauge') (m.metric as Gauge).inc(labels, 0);
+  else (m.metric as Histogram).zero(labels);
 }

@@ -25,7 +25,7 @@ interface GuardState {
 }
 
 const guarded = new WeakMap<Registry, GuardState>();
-const wrapped = new WeakSet<object>();
+const wrapped = new WeakSet();
 const logger = new Logger('PrometheusModule');
 
 /**
@@ -83,6 +83,7 @@ function guardMetric(metric: CollectedMetric, registry: Registry, state: GuardSt
   // The error counter waits for the others: it must not wait for itself.
   if (metric.name === COLLECT_ERRORS_METRIC) return;
   for (const method of COLLECTING_METHODS) {
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with .call() on its own object
     const collect = metric[method];
     if (typeof collect !== 'function') continue;
     metric[method] = function guardedCollect(this: CollectedMetric) {
@@ -102,6 +103,7 @@ function collectSafely(
     // `this` stays the metric: prom-client calls `collect` with `this` bound to it.
     pending = Promise.resolve(collect.call(metric));
   } catch (error) {
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- re-rejects exactly what collect threw
     pending = Promise.reject(error);
   }
   const result = pending.then(undefined, (error: unknown) => failed(metric, error, registry, state));

@@ -76,5 +76,5 @@ export function ensureMetric<M extends object>(
         `it cannot also be registered as ${describe(def)}. Use one definition per metric name.`,
     );
   }
-  return existing as M;
+  return existing;
 }

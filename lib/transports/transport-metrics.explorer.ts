@@ -29,7 +29,7 @@ interface FoundHandler {
 }
 
 // Gateways already given the connection hooks (shared by every app).
-const hookedGateways = new WeakSet<object>();
+const hookedGateways = new WeakSet();
 
 /**
  * Default metrics of microservice handlers, WebSocket gateways and GraphQL root fields. Nest binds
