@@ -1,16 +1,14 @@
-/** ESM NestJS 12: run with NODE_OPTIONS=--experimental-vm-modules (see package.json scripts). */
+/**
+ * `npm test`: the e2e suites in test/ and the unit tests next to the code they test
+ * (`lib/**\/*.spec.ts`). The shared settings are in jest.base.js.
+ */
+import { jestBase } from './jest.base.js';
+
+const base = jestBase();
+
 export default {
-  rootDir: '.',
-  testEnvironment: 'node',
-  extensionsToTreatAsEsm: ['.ts'],
-  moduleFileExtensions: ['ts', 'js', 'json'],
-  // Unit specs sit next to the code they test (lib/**/*.spec.ts); e2e suites in test/.
-  roots: ['<rootDir>/lib', '<rootDir>/test'],
+  ...base,
+  roots: ['<rootDir>/test', '<rootDir>/lib'],
   testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/test/integration/', '/test/consumers/'],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
-  transform: {
-    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/tsconfig.json' }],
-  },
-  testTimeout: 30000,
+  testPathIgnorePatterns: [...base.testPathIgnorePatterns, '/test/integration/', '/test/consumers/'],
 };

@@ -1,23 +1,20 @@
 /**
  * README examples as tests (`npm run test:docs`, after `node test/docs/readme-blocks.mjs check`
  * has written them to test/docs/.generated/). `nestjs-prom-metrics` resolves to lib/, as the
- * type-check's paths do. ESM NestJS 12: run with NODE_OPTIONS=--experimental-vm-modules.
+ * type-check's paths do. The shared settings are in jest.base.js.
  */
+import { jestBase } from './jest.base.js';
+
+const base = jestBase({ tsconfig: '<rootDir>/test/docs/tsconfig.json' });
+
 export default {
-  rootDir: '.',
-  testEnvironment: 'node',
-  extensionsToTreatAsEsm: ['.ts'],
-  moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
+  ...base,
+  moduleFileExtensions: [...base.moduleFileExtensions, 'mjs'],
   roots: ['<rootDir>/test/docs'],
   testMatch: ['**/*.docs-spec.ts'],
-  testPathIgnorePatterns: ['/node_modules/'],
   moduleNameMapper: {
     '^nestjs-prom-metrics$': '<rootDir>/lib/index.ts',
     '^nestjs-prom-metrics/testing$': '<rootDir>/lib/testing/index.ts',
-    '^(\\.{1,2}/.*)\\.js$': '$1',
+    ...base.moduleNameMapper,
   },
-  transform: {
-    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/test/docs/tsconfig.json' }],
-  },
-  testTimeout: 30000,
 };

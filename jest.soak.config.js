@@ -1,14 +1,9 @@
-/** The soak test (test/soak): `npm run test:soak`. ESM NestJS 12, as in jest.config.js. */
+/** The soak test (test/soak): `npm run test:soak`. The shared settings are in jest.base.js. */
+import { jestBase } from './jest.base.js';
+
 export default {
-  rootDir: '.',
-  testEnvironment: 'node',
-  extensionsToTreatAsEsm: ['.ts'],
-  moduleFileExtensions: ['ts', 'js', 'json'],
+  ...jestBase(),
   roots: ['<rootDir>/test/soak'],
   testMatch: ['**/*.soak-spec.ts'],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
-  transform: {
-    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/tsconfig.json' }],
-  },
   testTimeout: 300000,
 };

@@ -334,7 +334,7 @@ function main(): void {
       out.push(
         `metrics check (last instrumented run): http_requests_total sum ${c.sum} vs wrk ${c.wrk_requests} ` +
           `(warm-up + measured; up to ${connections} in flight per wrk run may add to the sum)` +
-          `${Math.abs(c.sum - c.wrk_requests) <= 2 * connections ? ' OK' : ' MISMATCH'}`,
+          (Math.abs(c.sum - c.wrk_requests) <= 2 * connections ? ' OK' : ' MISMATCH'),
       );
       for (const l of c.lines) out.push(`  ${l}`);
     }

@@ -110,7 +110,7 @@ function makeProvider(
  *
  * @public
  */
-export function makeCounterProvider(config: Config<CounterConfiguration<string>, Counter<string>>): Provider {
+export function makeCounterProvider(config: Config<CounterConfiguration<string>, Counter>): Provider {
   return makeProvider(
     'counter',
     config as Config<MetricConfiguration<string>, unknown>,
@@ -128,7 +128,7 @@ export function makeCounterProvider(config: Config<CounterConfiguration<string>,
  *
  * @public
  */
-export function makeGaugeProvider(config: Config<GaugeConfiguration<string>, Gauge<string>>): Provider {
+export function makeGaugeProvider(config: Config<GaugeConfiguration<string>, Gauge>): Provider {
   return makeProvider(
     'gauge',
     config as Config<MetricConfiguration<string>, unknown>,
@@ -146,7 +146,7 @@ export function makeGaugeProvider(config: Config<GaugeConfiguration<string>, Gau
  *
  * @public
  */
-export function makeHistogramProvider(config: Config<HistogramConfiguration<string>, Histogram<string>>): Provider {
+export function makeHistogramProvider(config: Config<HistogramConfiguration<string>, Histogram>): Provider {
   return makeProvider(
     'histogram',
     config as Config<MetricConfiguration<string>, unknown>,
@@ -164,7 +164,7 @@ export function makeHistogramProvider(config: Config<HistogramConfiguration<stri
  *
  * @public
  */
-export function makeSummaryProvider(config: Config<SummaryConfiguration<string>, Summary<string>>): Provider {
+export function makeSummaryProvider(config: Config<SummaryConfiguration<string>, Summary>): Provider {
   return makeProvider(
     'summary',
     config as Config<MetricConfiguration<string>, unknown>,

@@ -18,7 +18,7 @@ export class OrdersEventsController {
   @Counter({
     name: 'orders_shipped_total',
     help: 'Shipping events received, by carrier',
-    labels: { carrier: ctx => String((ctx.args[0] as { carrier?: string })?.carrier ?? 'unknown') },
+    labels: { carrier: ctx => (ctx.args[0] as { carrier?: string } | undefined)?.carrier ?? 'unknown' },
   })
   shipped(@Payload() _event: { carrier?: string }): void {}
 }

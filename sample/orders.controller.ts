@@ -19,10 +19,13 @@ export class OrdersController {
     name: 'orders_created_by_client_total',
     help: 'Order requests, by client (a header read by a label function)',
     labels: {
-      client: ctx => String((ctx.request as { headers: Record<string, unknown> }).headers['x-client'] ?? 'unknown'),
+      client: ctx =>
+        String(
+          (ctx.request as { headers: Record<string, string | string[] | undefined> }).headers['x-client'] ?? 'unknown',
+        ),
     },
   })
-  create(@Body() body: { amount?: number }): Promise<Order> {
+  create(@Body() body: { amount?: number | string }): Promise<Order> {
     return this.orders.place(Number(body.amount ?? 0));
   }
 

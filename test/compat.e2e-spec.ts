@@ -63,6 +63,23 @@ async function createLoggedApp(
   return app;
 }
 
+/**
+ * Boots with Nest's exception-filter selection replaced by one that answers every exception itself
+ * and consults no filter (as a Nest release that changed it would), then puts Nest's back.
+ */
+async function withFilterSelectionBypassed<T>(boot: () => Promise<T>): Promise<T> {
+  const prototype = ExceptionsHandler.prototype as unknown as { next: (...args: unknown[]) => unknown };
+  const next = prototype.next;
+  prototype.next = function () {
+    return undefined;
+  };
+  try {
+    return await boot();
+  } finally {
+    prototype.next = next;
+  }
+}
+
 describe.each(ADAPTERS)('@All() routes (%s)', adapter => {
   let app: INestApplication;
   const registry = new Registry();
@@ -145,18 +162,7 @@ describe.each(ADAPTERS)('bootstrap self-check (%s)', adapter => {
 
   it('warns when Nest picks exception filters without asking the module', async () => {
     const logger = new CapturingLogger();
-    const prototype = ExceptionsHandler.prototype as unknown as { next: (...args: unknown[]) => unknown };
-    const next = prototype.next;
-    // A selection that answers every exception itself and consults no filter.
-    prototype.next = function () {
-      return undefined;
-    };
-    let app: INestApplication | undefined;
-    try {
-      app = await createLoggedApp(adapter, new Registry(), logger);
-    } finally {
-      prototype.next = next;
-    }
+    const app = await withFilterSelectionBypassed(() => createLoggedApp(adapter, new Registry(), logger));
     const warnings = logger.warningsOf(CONTEXT);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('exception-filter selection');
@@ -183,19 +189,11 @@ describe('bootstrap self-check (fastify, a second request listener)', () => {
 
   it('names every broken contact point in that one warning', async () => {
     const logger = new CapturingLogger();
-    const prototype = ExceptionsHandler.prototype as unknown as { next: (...args: unknown[]) => unknown };
-    const next = prototype.next;
-    prototype.next = function () {
-      return undefined;
-    };
-    let app: INestApplication | undefined;
-    try {
-      app = await createLoggedApp('fastify', new Registry(), logger, (_adapter, nestApp) => {
+    const app = await withFilterSelectionBypassed(() =>
+      createLoggedApp('fastify', new Registry(), logger, (_adapter, nestApp) => {
         (nestApp.getHttpServer() as Server).on('request', () => undefined);
-      });
-    } finally {
-      prototype.next = next;
-    }
+      }),
+    );
     const warnings = logger.warningsOf(CONTEXT);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('2 contact points');

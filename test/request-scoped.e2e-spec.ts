@@ -25,7 +25,7 @@ class TenantService {
   @Counter({
     name: 'rs_tenant_lookups_total',
     help: 'lookups',
-    labels: { tenant: c => String((c.instance as TenantService).tenant()) },
+    labels: { tenant: c => (c.instance as TenantService).tenant() },
   })
   lookup(id: string): string {
     return `${this.tenant()}:${id}`;

@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import net from 'node:net';
 import { Controller, Get, type INestApplication, type ModuleMetadata } from '@nestjs/common';
 import {
   type ClientProxy,
@@ -29,8 +28,9 @@ import {
 } from 'rxjs';
 import request from 'supertest';
 import { Counter, DoNotTrack, type PrometheusModuleOptions, PrometheusModule } from '../lib/index.js';
-import { ADAPTERS, type AdapterName } from './utils/app.js';
-import { type Exposition, findSamples, parseExposition, sampleValue, sumOf } from './utils/exposition.js';
+import { ADAPTERS, type AdapterName, scrape } from './utils/app.js';
+import { type Exposition, findSamples, sampleValue, sumOf } from './utils/exposition.js';
+import { deferred, freePort, scrapeUntil, sleep } from './utils/wait.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -40,28 +40,6 @@ const HOST = '127.0.0.1';
 const OVERFLOW = '__overflow__';
 /** Messages and events sent per handler. */
 const K = 3;
-
-interface Deferred<T = void> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-}
-
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>(r => (resolve = r));
-  return { promise, resolve };
-}
-
-const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms));
-
-/** A TCP port nothing listens on right now. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>(resolve => server.listen(0, HOST, resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise(resolve => server.close(resolve));
-  return port;
-}
 
 /** The label set of a sample as `pattern|kind|outcome`, after checking it has exactly those labels. */
 function rpcKey(labels: Record<string, string>): string {
@@ -245,26 +223,6 @@ async function createHybrid(
     await client.connect();
   }
   return { app, client, registry };
-}
-
-async function scrape(app: INestApplication): Promise<Exposition> {
-  const res = await request(app.getHttpServer()).get('/metrics').expect(200);
-  return parseExposition(res.text);
-}
-
-/** Scrapes until `done` holds (events are handled after `emit` resolves), failing after `ms`. */
-async function scrapeUntil(
-  app: INestApplication,
-  done: (exp: Exposition) => boolean,
-  ms = 20_000,
-): Promise<Exposition> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const exp = await scrape(app);
-    if (done(exp)) return exp;
-    if (Date.now() > deadline) return exp;
-    await sleep(20);
-  }
 }
 
 const send = <T>(client: ClientProxy, pattern: unknown, data: unknown): Promise<T> =>

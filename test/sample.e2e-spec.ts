@@ -107,7 +107,7 @@ describe.each(ADAPTERS)('sample app on %s, every transport', adapter => {
 
     const ws = new WebSocket(`ws://${base}/ws`);
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-    const pong = new Promise<string>(resolve => ws.once('message', data => resolve(String(data))));
+    const pong = new Promise<string>(resolve => ws.once('message', data => resolve((data as Buffer).toString())));
     ws.send(JSON.stringify({ event: 'ping', data: null }));
     expect(JSON.parse(await pong)).toMatchObject({ event: 'pong' });
     ws.close();

@@ -466,7 +466,7 @@ describe.each(ADAPTERS)('HTTP metrics under load on %s', adapter => {
     // A chain of sequential scrapes for the whole load, and 20 concurrent ones mid-load.
     const sequential: ScrapeResult[] = [];
     const chain = (async () => {
-      while (!loadDone) sequential.push(await scrapeOver(port, agent!));
+      while (!loadDone) sequential.push(await scrapeOver(port, agent));
     })();
     while (completed < N / 3) await sleep(1);
     const concurrent = await Promise.all(Array.from({ length: 20 }, () => scrapeOver(port, agent!)));

@@ -20,6 +20,7 @@ import { Counter, Gauge, Histogram, PrometheusModule, Summary } from '../lib/ind
 import { getHistogram, getMetricValue, resetMetrics } from '../lib/testing/index.js';
 import { ADAPTERS, type AdapterName, scrape } from './utils/app.js';
 import { sampleValue } from './utils/exposition.js';
+import { sleep } from './utils/wait.js';
 
 /*
  * `nestjs-prom-metrics/testing`, used the way an app's own test suite would: an app module with
@@ -30,8 +31,6 @@ import { sampleValue } from './utils/exposition.js';
 // ---------------------------------------------------------------------------------------------
 // The application under test
 // ---------------------------------------------------------------------------------------------
-
-const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
 /** Lets a test hold a request inside its handler. */
 @Injectable()
@@ -83,7 +82,7 @@ class OrdersController {
   @Counter({
     name: 'orders_created_total',
     help: 'Orders created, by channel',
-    labels: { channel: ctx => String((ctx.args[0] as OrderInput).channel ?? 'unknown') },
+    labels: { channel: ctx => (ctx.args[0] as OrderInput).channel ?? 'unknown' },
   })
   async create(@Body() order: OrderInput): Promise<{ created: boolean }> {
     await this.payments.charge(order.amount);

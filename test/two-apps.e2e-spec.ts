@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import net from 'node:net';
 import { Controller, Get, type INestApplication, Injectable } from '@nestjs/common';
 import { ClientProxyFactory, MessagePattern, type MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
@@ -12,6 +11,7 @@ import request from 'supertest';
 import { Counter, InjectMetric, PrometheusModule } from '../lib/index.js';
 import { ADAPTERS, type AdapterName, readRegistry } from './utils/app.js';
 import { sampleValue } from './utils/exposition.js';
+import { freePort } from './utils/wait.js';
 
 // Two apps in one process, built from the same classes, each with a registry of its own: each
 // must count exactly its own traffic (HTTP, method decorators, microservice handlers), whatever
@@ -42,14 +42,6 @@ class OrdersController {
   count(): number {
     return 1;
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>(resolve => server.listen(0, HOST, resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise(resolve => server.close(resolve));
-  return port;
 }
 
 interface RunningApp {
@@ -134,7 +126,7 @@ class LateService {
 
 @Injectable()
 class LateReader {
-  constructor(@InjectMetric('late_calls_total') readonly counter: PromCounter<string>) {}
+  constructor(@InjectMetric('late_calls_total') readonly counter: PromCounter) {}
 }
 
 describe('a decorator metric declared after forRoot() ran', () => {

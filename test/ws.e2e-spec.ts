@@ -19,8 +19,9 @@ import { Registry } from 'prom-client';
 import request from 'supertest';
 import WebSocket from 'ws';
 import { Counter, DoNotTrack, type PrometheusModuleOptions, PrometheusModule } from '../lib/index.js';
-import { ADAPTERS, type AdapterName } from './utils/app.js';
-import { type Exposition, findSamples, parseExposition, sampleValue, sumOf } from './utils/exposition.js';
+import { ADAPTERS, type AdapterName, scrape } from './utils/app.js';
+import { type Exposition, findSamples, sampleValue, sumOf } from './utils/exposition.js';
+import { freePort, scrapeUntil, sleep, until } from './utils/wait.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -30,17 +31,6 @@ const HOST = '127.0.0.1';
 const OVERFLOW = '__overflow__';
 /** Clients per test. */
 const N = 3;
-
-const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms));
-
-/** A TCP port nothing listens on right now. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>(resolve => server.listen(0, HOST, resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise(resolve => server.close(resolve));
-  return port;
-}
 
 interface Frame {
   event: string;
@@ -54,7 +44,7 @@ class Client {
 
   private constructor(readonly socket: WebSocket) {
     socket.on('message', raw => {
-      const frame = JSON.parse(String(raw)) as Frame;
+      const frame = JSON.parse((raw as Buffer).toString()) as Frame;
       const waiter = this.waiting.shift();
       if (waiter) waiter(frame);
       else this.frames.push(frame);
@@ -152,30 +142,6 @@ async function createWsApp(
   await app.listen(0, HOST);
   const { port } = app.getHttpServer().address() as net.AddressInfo;
   return { app, url: `ws://${HOST}:${port}/` };
-}
-
-async function scrape(app: INestApplication): Promise<Exposition> {
-  const res = await request(app.getHttpServer()).get('/metrics').expect(200);
-  return parseExposition(res.text);
-}
-
-/** Scrapes until `done` holds, or `ms` have passed (the caller's assertions then fail). */
-async function scrapeUntil(
-  app: INestApplication,
-  done: (exp: Exposition) => boolean,
-  ms = 20_000,
-): Promise<Exposition> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const exp = await scrape(app);
-    if (done(exp) || Date.now() > deadline) return exp;
-    await sleep(20);
-  }
-}
-
-async function until(condition: () => boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition() && Date.now() < deadline) await sleep(10);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ export function addNativeHistograms(aggregated: readonly object[], perWorker: re
         const native = sample.native;
         if (sample.metricName !== countName || !isSnapshot(native)) continue;
         let series = merged.get(family.name);
-        if (series === undefined) merged.set(family.name, (series = new Map()));
+        if (series === undefined) merged.set(family.name, (series = new Map<string, NativeHistogramSnapshot>()));
         const key = labelKey(sample.labels);
         const before = series.get(key);
         series.set(key, before === undefined ? native : mergeNativeHistograms(before, native));

@@ -2,7 +2,7 @@
 // functions rely on how Nest's exception layer picks and calls exception filters, which is not
 // Nest's public API. Each says what it relies on, since which versions, and which test fails when
 // it changes. `npm run test:matrix` runs those tests on NestJS 10.4, 11.0, 11.x and 12.
-import { HttpException, type ArgumentsHost } from '@nestjs/common';
+import { HttpException, type ArgumentsHost, type Type } from '@nestjs/common';
 import { ExceptionsHandler } from '@nestjs/core/exceptions/exceptions-handler.js';
 import { FILTER_CATCH_EXCEPTIONS } from './nest-constants.js';
 
@@ -34,6 +34,7 @@ export interface RepliesObserved<R> {
  * `exception` label of http_exceptions_total).
  */
 export function observeAdapterReplies<R>(adapter: RepliesObserved<R>, observe: (response: R) => void): void {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with .call() on its own object
   const { isHeadersSent, reply } = adapter;
   adapter.isHeadersSent = function (this: unknown, response) {
     observe(response);
@@ -76,8 +77,8 @@ export function probeFilterSelection(filter: object, takeObserved: () => unknown
   } as unknown as ArgumentsHost;
   try {
     const handler = new ExceptionsHandler(silent as never);
-    handler.setCustomFilters([{ exceptionMetatypes: types, func: () => undefined } as never]);
-    handler.next(probe, host as never);
+    handler.setCustomFilters([{ exceptionMetatypes: types as Type[], func: () => undefined }]);
+    handler.next(probe, host);
   } catch (error) {
     return `probing it threw: ${describeError(error)}`;
   }

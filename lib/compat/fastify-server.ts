@@ -104,6 +104,7 @@ export function wrapNotFoundHandler<H extends (...args: never[]) => unknown>(
   adapter: { setNotFoundHandler?(handler: H, ...rest: unknown[]): unknown },
   wrap: (handler: H) => H,
 ): boolean {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with .call() on its own object
   const setNotFoundHandler = adapter.setNotFoundHandler;
   if (typeof setNotFoundHandler !== 'function') return false;
   adapter.setNotFoundHandler = function (this: unknown, handler: H, ...rest: unknown[]) {

@@ -48,6 +48,7 @@ export function registeredMetric(
  * test/collect-errors (a throwing collect fails the whole scrape again).
  */
 export function onMetricsListed(registry: Registry<RegistryContentType>, onList: (metric: object) => void): void {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with .call() on its own object
   const list = registry.getMetricsAsArray;
   // An own property over prom-client's method: the registry (often the global one) otherwise works unchanged.
   registry.getMetricsAsArray = function listMetrics(this: Registry<RegistryContentType>) {

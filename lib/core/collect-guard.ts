@@ -84,6 +84,7 @@ function guardMetric(metric: CollectedMetric, registry: Registry, state: GuardSt
   // The error counter waits for the others: it must not wait for itself.
   if (metric.name === COLLECT_ERRORS_METRIC) return;
   for (const method of COLLECTING_METHODS) {
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with .call() on its own object
     const collect = metric[method];
     if (typeof collect !== 'function') continue;
     metric[method] = function guardedCollect(this: CollectedMetric) {
@@ -103,6 +104,7 @@ function collectSafely(
     // `this` stays the metric: prom-client calls `collect` with `this` bound to it.
     pending = Promise.resolve(collect.call(metric));
   } catch (error) {
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- re-rejects exactly what collect threw
     pending = Promise.reject(error);
   }
   const result = pending.then(undefined, (error: unknown) => failed(metric, error, registry, state));

@@ -33,6 +33,7 @@ export function describeError(error: unknown): string {
 function describe(error: unknown): string {
   if (typeof error === 'string') return error;
   // Symbols too, where a template literal would throw.
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- any thrown value is described, whatever its type
   if (typeof error !== 'object' && typeof error !== 'function') return String(error);
   if (error === null) return 'null';
   const message = attempt(() => (error as { message?: unknown }).message);
@@ -41,6 +42,7 @@ function describe(error: unknown): string {
     return name === undefined || name === 'Error' || name === 'Object' ? message : `${name}: ${message}`;
   }
   // An object's own `toString` (or a Proxy's traps) may throw, or return something other than a string.
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the object's own toString, guarded by attempt()
   const text = attempt(() => String(error));
   if (typeof text === 'string') return text;
   const name = className(error);

@@ -20,7 +20,7 @@ export function assertBuckets(buckets: readonly number[], where: string): void {
     throw new Error(`${where}: buckets must be a non-empty array of numbers`);
   }
   for (let i = 0; i < buckets.length; i++) {
-    const b = buckets[i];
+    const b: unknown = buckets[i];
     if (typeof b !== 'number' || !Number.isFinite(b)) {
       throw new Error(`${where}: bucket ${String(b)} is not a finite number`);
     }

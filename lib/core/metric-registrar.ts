@@ -77,5 +77,5 @@ export function findOrRegisterMetric<M extends object>(
         `it cannot also be registered as ${describe(def)}. Use one definition per metric name.`,
     );
   }
-  return existing as M;
+  return existing;
 }

@@ -26,8 +26,9 @@ export function warnUnknownKeys(
 /** A list of strings and RegExps (`excludePaths`, `exclude`, `hosts`), copied. */
 export function patternList(list: readonly (string | RegExp)[] | undefined, where: string): (string | RegExp)[] {
   if (list === undefined) return [];
-  if (!Array.isArray(list)) throw new Error(`${where} must be an array of strings and RegExps`);
-  for (const p of list) {
+  const items: readonly unknown[] = list;
+  if (!Array.isArray(items)) throw new Error(`${where} must be an array of strings and RegExps`);
+  for (const p of items) {
     if (typeof p !== 'string' && !(p instanceof RegExp)) {
       throw new Error(`${where}: ${String(p)} is neither a string nor a RegExp`);
     }

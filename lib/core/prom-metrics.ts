@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, type MetricConfiguration, type Registry, Sum
 import { findOrRegisterMetric } from './metric-registrar.js';
 import type { MetricKind } from './samples.js';
 
-export type PromMetric = Counter<string> | Gauge<string> | Histogram<string> | Summary<string>;
+export type PromMetric = Counter | Gauge | Histogram | Summary;
 
 const KINDS = { counter: Counter, gauge: Gauge, histogram: Histogram, summary: Summary } as const;
 

@@ -101,7 +101,7 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
       (shared ? this.sharedRoutes : this.soleRoutes).add(route);
       const layers = expressRouteHandlerLayers(route);
       if (layers.length === 0) continue;
-      const handle = layers[0].handle as Handler;
+      const handle = layers[0].handle;
       const entered: Handler = shared
         ? function (this: unknown, req, res, next) {
             const locals = res.locals;
@@ -160,7 +160,7 @@ export class ExpressInstrumentation implements RouteInspector<ExpressRoute> {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     for (const layer of expressRouterStack(this.app) ?? []) {
-      const route = layer.route as ExpressRoute | undefined;
+      const route = layer.route;
       if (route === undefined) continue;
       if (
         expressRouteHandlesMethod(route, method) &&

@@ -54,7 +54,7 @@ function declaredBodySize(req: ServerResponse['req']): number {
   const raw = req.rawHeaders as readonly unknown[] | undefined;
   if (!Array.isArray(raw)) return toSize(req.headers['content-length']);
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i];
+    const name: unknown = raw[i];
     if (typeof name === 'string' && name.length === 14 && name.toLowerCase() === 'content-length') {
       return toSize(raw[i + 1]);
     }

@@ -14,7 +14,7 @@ export class HttpMetrics {
   readonly requests?: CounterFamily;
   /** A histogram, or a prom-client summary with `latency: 'summary'`. */
   readonly duration?: HistogramFamily;
-  readonly durationSummary?: Summary<string>;
+  readonly durationSummary?: Summary;
   readonly inProgress?: GaugeFamily;
   readonly exceptions?: CounterFamily;
   readonly requestSize?: HistogramFamily;
@@ -58,7 +58,7 @@ export class HttpMetrics {
             'summary',
             { name, help: durationHelp, labelNames: durationLabels, ...options.summary },
             DECLARED_BY,
-          ) as Summary<string>,
+          ) as Summary,
       );
     } else {
       this.duration = on(names.duration, name =>

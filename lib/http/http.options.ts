@@ -127,7 +127,7 @@ export function traceparentExemplar(request: IncomingMessage): Record<string, st
 }
 
 function resolveExemplars(
-  exemplars: boolean | ResolvedHttpOptions['exemplars'] | undefined,
+  exemplars: boolean | Exclude<ResolvedHttpOptions['exemplars'], false> | undefined,
 ): ResolvedHttpOptions['exemplars'] {
   if (exemplars === undefined || exemplars === false) return false;
   if (exemplars === true) return traceparentExemplar;

@@ -54,7 +54,7 @@ export function instrumentMethod(original: AnyMethod, ref: MetricsRef, shared: b
     }
     if (result instanceof Promise) {
       return result.then(
-        value => {
+        (value: unknown) => {
           call.succeed(value);
           return value;
         },

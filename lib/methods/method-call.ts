@@ -33,7 +33,7 @@ export class MethodCall implements MetricCallContext {
     for (const m of gauges) {
       const labels = m.labels(this);
       this.gaugeLabels.push(labels);
-      record(m, () => (m.metric as Gauge<string>).inc(labels));
+      record(m, () => (m.metric as Gauge).inc(labels));
     }
   }
 
@@ -61,9 +61,9 @@ export class MethodCall implements MetricCallContext {
     for (const m of this.metrics.finals) {
       if (m.type === 'counter') {
         if (m.on === 'error' ? !failed : m.on === 'success' ? failed : false) continue;
-        record(m, () => (m.metric as Counter<string>).inc(m.labels(this)));
+        record(m, () => (m.metric as Counter).inc(m.labels(this)));
       } else {
-        record(m, () => (m.metric as Histogram<string> | Summary<string>).observe(m.labels(this), seconds));
+        record(m, () => (m.metric as Histogram | Summary).observe(m.labels(this), seconds));
       }
     }
   }
@@ -71,7 +71,7 @@ export class MethodCall implements MetricCallContext {
   private leave(): void {
     const labels = this.gaugeLabels;
     if (!labels) return;
-    this.metrics.gauges.forEach((m, i) => record(m, () => (m.metric as Gauge<string>).dec(labels[i])));
+    this.metrics.gauges.forEach((m, i) => record(m, () => (m.metric as Gauge).dec(labels[i])));
   }
 }
 

@@ -3,7 +3,7 @@ import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { INTERCEPTORS_METADATA, METHOD_METADATA, type InstanceWrapper } from '../compat/nest-constants.js';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { declarationsNamed, declarationsOf, type MetricDeclaration } from '../decorators/metric-declarations.js';
-import type { CounterDecoratorOptions, LabelValue } from '../interfaces/index.js';
+import type { CounterDecoratorOptions } from '../interfaces/index.js';
 import { annotation } from '../core/annotation.js';
 import { markInProgressGauge } from '../core/in-progress-gauges.js';
 import { findOrCreatePromMetric, type PromMetric } from '../core/prom-metrics.js';
@@ -33,7 +33,7 @@ const started = annotation<Set<string>>('started-label-sets');
 @Injectable()
 export class MethodMetricsExplorer {
   private readonly logger = new Logger('PrometheusModule');
-  private readonly instrumented = new WeakSet<object>();
+  private readonly instrumented = new WeakSet();
   /** This app's metrics of the wrappers on prototypes (shared by every app), per prototype. */
   private readonly prototypeBindings = new Map<object, Map<MetricsRef, MethodMetrics>>();
   private readonly instanceBindings = new WeakMap<object, Map<MetricsRef, MethodMetrics>>();
@@ -185,14 +185,14 @@ export class MethodMetricsExplorer {
   /** This app's metrics of a prototype's wrappers, bound to its instances after the routes. */
   private bindPrototype(prototype: object, ref: MetricsRef, metrics: MethodMetrics): void {
     let bindings = this.prototypeBindings.get(prototype);
-    if (!bindings) this.prototypeBindings.set(prototype, (bindings = new Map()));
+    if (!bindings) this.prototypeBindings.set(prototype, (bindings = new Map<MetricsRef, MethodMetrics>()));
     bindings.set(ref, metrics);
   }
 
   private bindInstance(instance: object, ref: MetricsRef, metrics: MethodMetrics): void {
     let bindings = this.instanceBindings.get(instance);
     if (!bindings) {
-      this.instanceBindings.set(instance, (bindings = new Map()));
+      this.instanceBindings.set(instance, (bindings = new Map<MetricsRef, MethodMetrics>()));
       bindMethodMetrics(instance, bindings);
     }
     bindings.set(ref, metrics);
@@ -230,15 +230,7 @@ export class MethodMetricsExplorer {
       { ...config, labelNames: Object.keys(labels) },
       where,
     );
-    const methodMetric = new MethodMetric(
-      kind,
-      metric,
-      labels as Record<string, LabelValue>,
-      on ?? 'always',
-      where,
-      this.logger,
-      this.cardinality,
-    );
+    const methodMetric = new MethodMetric(kind, metric, labels, on ?? 'always', where, this.logger, this.cardinality);
     if (kind === 'gauge') markInProgressGauge(metric);
     const fixed = methodMetric.fixedLabels;
     if (fixed && kind !== 'summary') startAtZero(methodMetric, fixed);
@@ -252,7 +244,7 @@ function startAtZero(m: MethodMetric, labels: Record<string, string | number>): 
   const done = started.get(m.metric) ?? started.set(m.metric, new Set());
   if (done.has(key)) return;
   done.add(key);
-  if (m.type === 'counter') (m.metric as Counter<string>).inc(labels, 0);
-  else if (m.type === 'gauge') (m.metric as Gauge<string>).inc(labels, 0);
-  else (m.metric as Histogram<string>).zero(labels);
+  if (m.type === 'counter') (m.metric as Counter).inc(labels, 0);
+  else if (m.type === 'gauge') (m.metric as Gauge).inc(labels, 0);
+  else (m.metric as Histogram).zero(labels);
 }

@@ -48,7 +48,7 @@ export class PrometheusService {
           aggregator: 'first',
         },
         'PrometheusModule options.info',
-      ) as Gauge<string>;
+      ) as Gauge;
       info.set(options.info, 1);
     }
   }

@@ -206,7 +206,7 @@ export class StatusHistory {
   ) {
     this.windowSlots = Math.ceil(WINDOW_SECONDS / refreshSeconds) + 1;
     this.windowTimes = new Float64Array(this.windowSlots);
-    this.windows = sources.families.map(() => new Map());
+    this.windows = sources.families.map(() => new Map<string, GroupWindow>());
     this.points = Math.ceil((historyMinutes * 60) / refreshSeconds);
     this.times = new Float64Array(this.points);
     this.series = {} as Record<HistorySeries, Float64Array>;

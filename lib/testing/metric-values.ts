@@ -127,6 +127,7 @@ export async function getHistogram(source: MetricsSource, name: string, labels: 
  * ```
  * @public
  */
+// eslint-disable-next-line @typescript-eslint/require-await -- part of a Promise-returning contract: a throw must become a rejection
 export async function resetMetrics(source: MetricsSource): Promise<void> {
   for (const metric of registryOf(source).getMetricsAsArray()) {
     if (!isInProgressGauge(metric)) (metric as unknown as { reset(): void }).reset();

@@ -117,7 +117,7 @@ export class TransportMetricsExplorer {
 function graphqlPath(moduleRef: ModuleRef): string {
   let path: unknown;
   try {
-    path = (moduleRef.get(GRAPHQL_MODULE_OPTIONS, { strict: false }) as { path?: unknown } | undefined)?.path;
+    path = moduleRef.get<unknown, { path?: unknown } | undefined>(GRAPHQL_MODULE_OPTIONS, { strict: false })?.path;
   } catch {
     // No GraphQL module options: the driver's default path.
   }
@@ -244,9 +244,9 @@ function bindHandlers(modules: ModulesContainer, types: ReadonlySet<AnyFunction>
   for (const module of modules.values()) {
     for (const wrapper of [...module.controllers.values(), ...module.providers.values()]) {
       if (!types.has(wrapper.metatype as AnyFunction)) continue;
-      const instances = wrapper.isTransient
-        ? wrapper.getStaticTransientInstances().map(i => i?.instance as unknown)
-        : [wrapper.instance as unknown];
+      const instances: unknown[] = wrapper.isTransient
+        ? wrapper.getStaticTransientInstances().map(i => i?.instance)
+        : [wrapper.instance];
       for (const instance of instances) {
         if (instance && typeof instance === 'object') bindTransportMetrics(instance, metrics);
       }

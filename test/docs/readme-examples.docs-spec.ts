@@ -2,28 +2,21 @@
 // from README.md by readme-blocks.mjs), booted on Express and Fastify, and sent the requests its text
 // names. Blocks that only start a process (the cluster and Pushgateway mains) are type-checked, not
 // run. Examples that define the same metric differently are in files of their own (one registry each).
-import { CanActivate, ExecutionContext, Injectable, type INestApplication, type Type } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable, type Type } from '@nestjs/common';
 import { APP_GUARD, Reflector } from '@nestjs/core';
 import { register } from 'prom-client';
 import request from 'supertest';
 import { ADAPTERS, createApp, scrape } from '../utils/app.js';
 import { findSamples, sampleValue, sumOf } from '../utils/exposition.js';
 import { getMetricValue } from 'nestjs-prom-metrics/testing';
-import { generated } from './readme-utils.js';
+import { appPerTest, generated } from './readme-utils.js';
 
 describe.each(ADAPTERS)('README examples on %s', adapter => {
-  let app: INestApplication | undefined;
-  const saved = { ...process.env };
-  beforeEach(() => register.resetMetrics());
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-    process.env = { ...saved };
-  });
+  const boot = appPerTest(adapter);
 
   it('Usage: one import serves /metrics with the HTTP and process metrics', async () => {
     const { AppModule } = await generated<{ AppModule: Type }>('usage');
-    app = await createApp(adapter, { imports: [AppModule] });
+    const app = await boot({ imports: [AppModule] });
     await request(app.getHttpServer()).get('/nope').expect(404);
     const exp = await scrape(app);
     expect(sampleValue(exp, 'http_requests_total', { route: '__unmatched__', status_code: '404' })).toBe(1);
@@ -37,7 +30,7 @@ describe.each(ADAPTERS)('README examples on %s', adapter => {
 
     process.env.SERVICE_NAME = 'orders';
     process.env.METRICS_PATH = '/internal/metrics';
-    app = await createApp(adapter, { imports: [AppModule] });
+    const app = await boot({ imports: [AppModule] });
     await request(app.getHttpServer()).get('/metrics').expect(404);
     const exp = await scrape(app, '/internal/metrics');
     expect(exp.samples.length).toBeGreaterThan(0);
@@ -57,7 +50,7 @@ describe.each(ADAPTERS)('README examples on %s', adapter => {
   it('@DoNotTrack(): the health controller answers and is never counted', async () => {
     const { HealthController } = await generated<{ HealthController: Type }>('do-not-track');
     const { AppModule } = await generated<{ AppModule: Type }>('usage');
-    app = await createApp(adapter, { imports: [AppModule], controllers: [HealthController] });
+    const app = await boot({ imports: [AppModule], controllers: [HealthController] });
     await request(app.getHttpServer()).get('/health').expect(200, { status: 'ok' });
     const exp = await scrape(app);
     expect(findSamples(exp, 'http_requests_total', { route: '/health' })).toEqual([]);
@@ -73,7 +66,7 @@ describe.each(ADAPTERS)('README examples on %s', adapter => {
     await expect(createApp(adapter, { imports: [AppModule] })).rejects.toThrow(/METRICS_PASSWORD is not set/);
 
     process.env.METRICS_PASSWORD = 's3cret';
-    app = await createApp(adapter, { imports: [AppModule] });
+    const app = await boot({ imports: [AppModule] });
     const server = app.getHttpServer();
     await request(server).get('/metrics').expect(401);
     await request(server).get('/metrics').auth('prometheus', 'wrong').expect(401);
@@ -91,7 +84,7 @@ describe.each(ADAPTERS)('README examples on %s', adapter => {
       }
     }
     const { HealthController } = await generated<{ HealthController: Type }>('do-not-track');
-    app = await createApp(adapter, {
+    const app = await boot({
       imports: [AppModule],
       controllers: [HealthController],
       providers: [{ provide: APP_GUARD, useClass: DenyUnlessPublic }],
@@ -106,14 +99,14 @@ describe.each(ADAPTERS)('README examples on %s', adapter => {
       RefundsService: Type<{ refund(orderId: number, reason: string): unknown }>;
     }>('injectable-metrics');
     const { AppModule } = await generated<{ AppModule: Type }>('usage');
-    app = await createApp(adapter, { imports: [AppModule, RefundsModule] });
+    const app = await boot({ imports: [AppModule, RefundsModule] });
     expect(app.get(RefundsService).refund(3, 'late')).toEqual({ orderId: 3 });
     expect(sampleValue(await scrape(app), 'orders_refunds_total', { reason: 'late' })).toBe(1);
     await app.close();
 
     // Alone, as in a unit test of the feature module: the metric lands in prom-client's registry.
-    app = await createApp(adapter, { imports: [RefundsModule] });
-    app.get(RefundsService).refund(4, 'damaged');
+    const alone = await boot({ imports: [RefundsModule] });
+    alone.get(RefundsService).refund(4, 'damaged');
     expect(await getMetricValue(register, 'orders_refunds_total', { reason: 'damaged' })).toBe(1);
   });
 });

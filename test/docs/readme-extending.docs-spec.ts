@@ -1,20 +1,12 @@
 // README, Extending the HTTP metrics: the example's module, run.
-import type { INestApplication, Type } from '@nestjs/common';
-import { register } from 'prom-client';
+import type { Type } from '@nestjs/common';
 import request from 'supertest';
-import { ADAPTERS, createApp, scrape } from '../utils/app.js';
+import { ADAPTERS, scrape } from '../utils/app.js';
 import { sampleValue } from '../utils/exposition.js';
-import { generated } from './readme-utils.js';
+import { appPerTest, generated } from './readme-utils.js';
 
 describe.each(ADAPTERS)('README Extending the HTTP metrics example on %s', adapter => {
-  let app: INestApplication | undefined;
-  const saved = { ...process.env };
-  beforeEach(() => register.resetMetrics());
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-    process.env = { ...saved };
-  });
+  const boot = appPerTest(adapter);
 
   it('Extending the HTTP metrics: observe, a tenant label, a renamed counter and the summary', async () => {
     const { AppModule } = await generated<{ AppModule: Type }>('extending-http');
@@ -26,7 +18,7 @@ describe.each(ADAPTERS)('README Extending the HTTP metrics example on %s', adapt
         return [];
       }
     }
-    app = await createApp(adapter, { imports: [AppModule], controllers: [ItemsController] });
+    const app = await boot({ imports: [AppModule], controllers: [ItemsController] });
     await request(app.getHttpServer()).get('/items').set('x-tenant', 'acme').expect(200);
     await request(app.getHttpServer()).get('/items').expect(200);
     const exp = await scrape(app);

@@ -1,26 +1,18 @@
 // README, Method decorators: the example's OrdersService, run.
-import type { INestApplication, Type } from '@nestjs/common';
-import { register } from 'prom-client';
-import { ADAPTERS, createApp, scrape } from '../utils/app.js';
+import type { Type } from '@nestjs/common';
+import { ADAPTERS, scrape } from '../utils/app.js';
 import { sampleValue } from '../utils/exposition.js';
-import { generated } from './readme-utils.js';
+import { appPerTest, generated } from './readme-utils.js';
 
 describe.each(ADAPTERS)('README Method decorators example on %s', adapter => {
-  let app: INestApplication | undefined;
-  const saved = { ...process.env };
-  beforeEach(() => register.resetMetrics());
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-    process.env = { ...saved };
-  });
+  const boot = appPerTest(adapter);
 
   it('Method decorators: place(10) and place(0) give the counts the README states', async () => {
     const { OrdersService } = await generated<{
       OrdersService: Type<{ place(amount: number): Promise<unknown> }>;
     }>('method-decorators');
     const { AppModule } = await generated<{ AppModule: Type }>('usage');
-    app = await createApp(adapter, { imports: [AppModule], providers: [OrdersService] });
+    const app = await boot({ imports: [AppModule], providers: [OrdersService] });
     const orders = app.get(OrdersService);
     await expect(orders.place(10)).resolves.toEqual({ id: 1, amount: 10 });
     await expect(orders.place(0)).rejects.toThrow('amount must be positive');

@@ -1,4 +1,7 @@
 // Shared by the README specs: the README's blocks, imported or compared with a scrape.
+import type { INestApplication, ModuleMetadata } from '@nestjs/common';
+import { register } from 'prom-client';
+import { type AdapterName, createApp } from '../utils/app.js';
 import { readBlocks } from './readme-blocks.mjs';
 
 const blocks = readBlocks();
@@ -41,4 +44,31 @@ export function expectScrapeToShow(text: string, id: string): void {
 
 export async function generated<T>(id: string): Promise<T> {
   return (await import(`./.generated/${id}.js`)) as T;
+}
+
+/**
+ * One app per test, as the README specs that boot examples need: registers the hooks (metric values
+ * zeroed before each test; after it, the test's app closed and `process.env` restored, since the
+ * examples read their settings from it) and returns `boot`, which creates the app on `adapter` and
+ * remembers it for closing.
+ *
+ * @example
+ * describe.each(ADAPTERS)('README example on %s', adapter => {
+ *   const boot = appPerTest(adapter);
+ *   it('serves /metrics', async () => {
+ *     const app = await boot({ imports: [AppModule] });
+ *     await scrape(app);
+ *   });
+ * });
+ */
+export function appPerTest(adapter: AdapterName): (metadata: ModuleMetadata) => Promise<INestApplication> {
+  let app: INestApplication | undefined;
+  const saved = { ...process.env };
+  beforeEach(() => register.resetMetrics());
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+    process.env = { ...saved };
+  });
+  return async metadata => (app = await createApp(adapter, metadata));
 }

@@ -6,6 +6,7 @@ import { Gauge, Registry } from 'prom-client';
 import { PrometheusMetricsServer, PrometheusModule } from '../../lib/index.js';
 import { ADAPTERS, type AdapterName, createApp } from '../utils/app.js';
 import { parseExposition } from '../utils/exposition.js';
+import { captureLogs } from './support.js';
 
 /*
  * The metrics port (issue 19, item 2): `guards` were silently not applied there, and it listened
@@ -40,10 +41,7 @@ describe.each(ADAPTERS)('the metrics port (%s)', (adapter: AdapterName) => {
   let logs: string[];
 
   beforeEach(() => {
-    logs = [];
-    jest.spyOn(Logger.prototype, 'log').mockImplementation((message: unknown) => {
-      logs.push(String(message));
-    });
+    logs = captureLogs('log');
   });
 
   afterEach(async () => {

@@ -1,11 +1,12 @@
 import 'reflect-metadata';
 import { jest } from '@jest/globals';
-import { type CanActivate, Controller, Get, type INestApplication, Logger } from '@nestjs/common';
+import { type CanActivate, Controller, Get, type INestApplication } from '@nestjs/common';
 import { Gauge, Registry } from 'prom-client';
 import request from 'supertest';
 import { PrometheusModule, type PrometheusModuleOptions } from '../../lib/index.js';
 import { ADAPTERS, type AdapterName, createApp } from '../utils/app.js';
 import { findSamples, parseExposition, sampleValue } from '../utils/exposition.js';
+import { captureLogs, UNDESCRIBABLE_THROWS } from './support.js';
 
 /*
  * Attacks on the scrape handler (issue 19): errors that cannot be described (item 1), scrape
@@ -97,21 +98,9 @@ describe.each(ADAPTERS)('hostile scrapes (%s)', (adapter: AdapterName) => {
   });
 
   describe('a collect() that throws a value that cannot be described (item 1)', () => {
-    const undescribable: [string, () => unknown][] = [
-      ['Object.create(null)', () => Object.create(null)],
-      [
-        'an object whose message getter throws',
-        () => ({
-          get message(): string {
-            throw new Error('getter');
-          },
-        }),
-      ],
-    ];
-
     // A failing collect no longer fails the scrape (the collect guard): the metric is served without
     // samples and counted, and the failure is logged once, described without throwing.
-    it.each(undescribable)('serves the other metrics and logs it, for %s', async (_what, thrown) => {
+    it.each(UNDESCRIBABLE_THROWS)('serves the other metrics and logs it, for %s', async (_what, thrown) => {
       const registry = new Registry();
       new Gauge({
         name: 'broken_value',
@@ -121,10 +110,7 @@ describe.each(ADAPTERS)('hostile scrapes (%s)', (adapter: AdapterName) => {
           throw thrown();
         },
       });
-      const errors: string[] = [];
-      jest.spyOn(Logger.prototype, 'error').mockImplementation((message: unknown) => {
-        errors.push(String(message));
-      });
+      const errors = captureLogs('error');
       const app = await boot({ registry });
       await request(app.getHttpServer()).get('/items').expect(200);
       const res = await request(app.getHttpServer()).get('/metrics').expect(200);

@@ -2,10 +2,11 @@ import 'reflect-metadata';
 import { jest } from '@jest/globals';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type INestApplicationContext, Logger } from '@nestjs/common';
+import { type INestApplicationContext } from '@nestjs/common';
 import { Gauge, Registry } from 'prom-client';
 import { PrometheusModule, type PushgatewayOptions, PushgatewayService } from '../../lib/index.js';
 import { createContext } from '../utils/app.js';
+import { captureLogs, UNDESCRIBABLE_THROWS } from './support.js';
 
 /*
  * A hostile or broken Pushgateway (issue 19): a gateway that trickles its answer (item 4), a URL
@@ -64,10 +65,7 @@ describe('Pushgateway faults', () => {
   let errors: string[];
 
   beforeEach(() => {
-    errors = [];
-    jest.spyOn(Logger.prototype, 'error').mockImplementation((message: unknown) => {
-      errors.push(String(message));
-    });
+    errors = captureLogs('error');
   });
 
   afterEach(async () => {
@@ -124,7 +122,7 @@ describe('Pushgateway faults', () => {
         .push()
         .then(
           () => new Error('resolved'),
-          (e: Error) => e,
+          (e: unknown) => e as Error,
         );
       expect(error.message).toBe('push failed with status 500, gateway says no');
     });
@@ -148,7 +146,7 @@ describe('Pushgateway faults', () => {
       const context = await start({ url: g.url, jobName: 'batch', pushOnShutdown: false });
       const error = await within(context.get(PushgatewayService).push(), 15000).then(
         () => new Error('resolved'),
-        (e: Error) => e,
+        (e: unknown) => e as Error,
       );
       expect(error.message).toMatch(/^push failed with status 500, x{100,}/);
       expect(error.message.length).toBeLessThanOrEqual(4200);
@@ -156,21 +154,9 @@ describe('Pushgateway faults', () => {
   });
 
   describe('a registry whose collect throws what cannot be described (item 1)', () => {
-    const undescribable: [string, () => unknown][] = [
-      ['Object.create(null)', () => Object.create(null)],
-      [
-        'an object whose message getter throws',
-        () => ({
-          get message(): string {
-            throw new Error('getter');
-          },
-        }),
-      ],
-    ];
-
     // The collect guard serves the registry without that metric: the push succeeds, the failure is
     // logged once, described without throwing.
-    it.each(undescribable)(
+    it.each(UNDESCRIBABLE_THROWS)(
       'the final push goes out without it, logs %s, and app.close() resolves',
       async (_what, thrown) => {
         const g = await gateway(res => res.writeHead(200).end());

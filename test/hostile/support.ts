@@ -1,6 +1,7 @@
 import net, { type AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import type { INestApplication } from '@nestjs/common';
+import { jest } from '@jest/globals';
+import { type INestApplication, Logger } from '@nestjs/common';
 import { type Exposition, findSamples } from '../utils/exposition.js';
 
 /** Polls `probe` until `done` holds or `timeoutMs` passed (generous: the machine may be busy); returns the last value. */
@@ -46,4 +47,36 @@ export function rawExchange(port: number, bytes: string, waitMs = 2000): Promise
     });
     socket.write(Buffer.from(bytes, 'latin1'));
   });
+}
+
+/**
+ * Values a `collect()` may throw that give no message to read (no prototype; a `message` getter
+ * that throws): describing them must not throw. For `it.each`.
+ *
+ * @example it.each(UNDESCRIBABLE_THROWS)('logs it, for %s', async (_what, thrown) => { ... });
+ */
+export const UNDESCRIBABLE_THROWS: [string, () => unknown][] = [
+  ['Object.create(null)', () => Object.create(null)],
+  [
+    'an object whose message getter throws',
+    () => ({
+      get message(): string {
+        throw new Error('getter');
+      },
+    }),
+  ],
+];
+
+/**
+ * Collects, and silences, what Nest's Logger instances write at `level` (the module's loggers log
+ * through the prototype). Undone by `jest.restoreAllMocks()`.
+ *
+ * @example const errors = captureLogs('error'); ...; expect(errors).toHaveLength(1);
+ */
+export function captureLogs(level: 'log' | 'warn' | 'error'): string[] {
+  const lines: string[] = [];
+  jest.spyOn(Logger.prototype, level).mockImplementation((message: unknown) => {
+    lines.push(String(message));
+  });
+  return lines;
 }

@@ -36,6 +36,7 @@ import { DoNotTrack, PrometheusModule } from '../../lib/index.js';
 import { ADAPTERS, type AdapterName, createApp, scrape } from '../utils/app.js';
 import { type Exposition, findSamples, sampleValue } from '../utils/exposition.js';
 import { allowMercurius } from '../utils/mercurius.js';
+import { freePort, scrapeUntil, sleep } from '../utils/wait.js';
 
 await allowMercurius();
 const { MercuriusDriver } = await import('@nestjs/mercurius');
@@ -47,8 +48,6 @@ const { MercuriusDriver } = await import('@nestjs/mercurius');
 const HOST = '127.0.0.1';
 /** Calls per handler. */
 const K = 3;
-
-const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms));
 
 /** Throws, as most auth guards do. */
 @Injectable()
@@ -94,20 +93,6 @@ function counted(exp: Exposition, name: string, labels: string[]): Record<string
     if (s.value !== 0) out[labels.map(l => s.labels[l]).join('|')] = s.value;
   }
   return out;
-}
-
-/** Scrapes until `done` holds or `ms` have passed (the caller's assertions then fail). */
-async function scrapeUntil(
-  app: INestApplication,
-  done: (exp: Exposition) => boolean,
-  ms = 10_000,
-): Promise<Exposition> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const exp = await scrape(app);
-    if (done(exp) || Date.now() > deadline) return exp;
-    await sleep(20);
-  }
 }
 
 const openApps: INestApplication[] = [];
@@ -210,14 +195,6 @@ class PingController {
   denied(): string {
     return 'never';
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>(resolve => server.listen(0, HOST, resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise(resolve => server.close(resolve));
-  return port;
 }
 
 /** The error a `send` rejects with. */
@@ -359,7 +336,7 @@ async function connect(url: string): Promise<{
       const timer = setTimeout(() => reject(new Error(`no answer to ${event}`)), 10_000);
       socket.once('message', raw => {
         clearTimeout(timer);
-        resolve(JSON.parse(String(raw)) as Frame);
+        resolve(JSON.parse((raw as Buffer).toString()) as Frame);
       });
       send(event, data);
     });

@@ -228,7 +228,7 @@ export async function waitFor<T>(
     }
     if (Date.now() > deadline) {
       throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)}` : ''}`,
       );
     }
     await sleep(everyMs);
@@ -252,9 +252,9 @@ async function waitUntilUp(name: string, url: string, proc: ManagedProcess, time
       }
     },
     timeoutMs,
-  ).catch(err => {
+  ).catch((err: unknown) => {
     if (err instanceof ExitedEarly) throw err;
-    throw new Error(`${String((err as Error).message)}\n--- ${name} output ---\n${proc.output()}`);
+    throw new Error(`${(err as Error).message}\n--- ${name} output ---\n${proc.output()}`);
   });
 }
 
@@ -498,7 +498,7 @@ export async function startPrometheus(opts: {
         // Say why: the targets' health and last scrape error.
         const targetsInfo = await httpRequest(`${url}/api/v1/targets`).then(
           r => r.body,
-          e => String(e),
+          (e: unknown) => (e instanceof Error ? e.message : JSON.stringify(e)),
         );
         throw new Error(`${(err as Error).message}\ntargets: ${targetsInfo}`, { cause: err });
       }

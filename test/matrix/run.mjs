@@ -246,7 +246,7 @@ function installLine(pkg, line, dir, node) {
   // The repo's files are copied every run (they change); the install only when the manifest did.
   for (const entry of ['lib', 'test', 'sample']) rmSync(join(dir, entry), { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  for (const entry of ['lib', 'test', 'sample', 'jest.config.js', 'tsconfig.json']) {
+  for (const entry of ['lib', 'test', 'sample', 'jest.config.js', 'jest.base.js', 'tsconfig.json']) {
     cpSync(join(ROOT, entry), join(dir, entry), {
       recursive: true,
       filter: source => !source.includes('/node_modules'),

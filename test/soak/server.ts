@@ -49,7 +49,7 @@ class UsersController {
 @Controller('search')
 class SearchController {
   @Get()
-  search(@Query('q') q?: string): { q: string; hits: number } {
+  search(@Query('q') q?: string | string[]): { q: string; hits: number } {
     return { q: String(q ?? '').slice(0, 32), hits: (q ?? '').length };
   }
 }
@@ -98,13 +98,15 @@ const app: INestApplication = await NestFactory.create(
 await app.listen(0, '127.0.0.1');
 const port = ((app.getHttpServer() as Server).address() as AddressInfo).port;
 
-process.on('message', async (message: { type: string }) => {
+process.on('message', (message: { type: string }) => void onMessage(message));
+
+async function onMessage(message: { type: string }): Promise<void> {
   if (message.type === 'heap') {
     process.send!({ type: 'heap', heapUsed: await heapAfterGc(), rss: process.memoryUsage().rss });
   } else if (message.type === 'stop') {
     await app.close();
     process.exit(0);
   }
-});
+}
 process.on('disconnect', () => process.exit(0));
 process.send!({ type: 'ready', port, routes: countRoutes() });

@@ -139,7 +139,12 @@ export function parseExposition(text: string, format: 'prometheus' | 'openmetric
       if (format !== 'openmetrics') throw new Error(`exemplar outside OpenMetrics: ${line}`);
       const exemplarLabels = parseLabels(m[3], 0).labels;
       // OpenMetrics 1.0: an exemplar's label names and values together hold at most 128 code points.
-      const exemplarLength = Object.entries(exemplarLabels).reduce((n, [k, v]) => n + [...k].length + [...v].length, 0);
+      // Spreading a string splits it into code points, which is exactly what the limit counts.
+      const exemplarLength = Object.entries(exemplarLabels).reduce(
+        // eslint-disable-next-line @typescript-eslint/no-misused-spread
+        (n, [k, v]) => n + [...k].length + [...v].length,
+        0,
+      );
       if (exemplarLength > 128)
         throw new Error(`exemplar label set of ${exemplarLength} characters (max 128): ${line}`);
       sample.exemplar = {

@@ -3,20 +3,15 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type INestApplicationContext, Injectable, Logger, Module, type ModuleMetadata } from '@nestjs/common';
 import { Pushgateway, register, Registry } from 'prom-client';
-import {
-  Counter,
-  getToken,
-  makeCounterProvider,
-  makeGaugeProvider,
-  PrometheusModule,
-  type PrometheusModuleOptions,
-} from '../../lib/index.js';
+import { Counter, getToken, makeCounterProvider, makeGaugeProvider, PrometheusModule } from '../../lib/index.js';
 import { createContext, readRegistry } from '../utils/app.js';
 import { sampleValue } from '../utils/exposition.js';
 
 /** Captures the module's warnings (its Logger instances log through the prototype). */
 function captureWarnings(): { lines: string[]; restore(): void } {
   const lines: string[] = [];
+  // Kept only to be put back on the prototype, never called detached.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const original = Logger.prototype.warn;
   Logger.prototype.warn = function capture(message: unknown) {
     lines.push(String(message));
@@ -78,7 +73,7 @@ describe('unknown option keys', () => {
 
   it('are warned about by name, and the app still boots (forRoot)', async () => {
     const options = { registry: new Registry(), defaultMetrics: { enabled: false }, pathh: '/m', buckets: [1] };
-    const context = await boot({ imports: [PrometheusModule.forRoot(options as PrometheusModuleOptions)] });
+    const context = await boot({ imports: [PrometheusModule.forRoot(options)] });
     await context.close();
     expect(warnings.lines.filter(l => l.includes('unknown option'))).toEqual([
       'PrometheusModule options: unknown option "pathh" is ignored',

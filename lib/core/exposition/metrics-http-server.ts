@@ -93,7 +93,10 @@ export function serverUrl(server: Server, path: string): string {
 /** Closes the server, ending idle keep-alive connections (a scraper's) at once. */
 export function close(server: Server): Promise<void> {
   return new Promise(resolve => {
-    if (!server.listening) return resolve();
+    if (!server.listening) {
+      resolve();
+      return;
+    }
     server.close(() => resolve());
     server.closeIdleConnections();
   });
