@@ -60,6 +60,21 @@ interface PendingCollect {
   resolve(results: MetricsJson[]): void;
 }
 
+/**
+ * The workers' registries (`getMetricsAsJSON()` of each) summed as prom-client's
+ * `AggregatorRegistry` sums them, rendered in the format `accept` asks for.
+ *
+ * @example
+ * const rendered = await renderAggregate([await a.getMetricsAsJSON(), await b.getMetricsAsJSON()], undefined);
+ */
+export function renderAggregate(
+  collected: MetricsJson[],
+  accept: string | undefined,
+  names?: string[],
+): Promise<RenderedMetrics> {
+  return renderRegistry(AggregatorRegistry.aggregate(collected), accept, names);
+}
+
 /** Most one "did not send their metrics" warning per this many milliseconds. */
 const LATE_WARNING_INTERVAL_MS = 60_000;
 
@@ -146,8 +161,7 @@ export class PrometheusCluster {
 
   /** The workers' metrics, aggregated, in the format `accept` asks for. */
   async metrics(accept?: string, names?: string[], timeoutMs = this.timeoutMs): Promise<RenderedMetrics> {
-    const collected = await this.collect(timeoutMs);
-    return renderRegistry(AggregatorRegistry.aggregate(collected), accept, names);
+    return renderAggregate(await this.collect(timeoutMs), accept, names);
   }
 
   async close(): Promise<void> {
