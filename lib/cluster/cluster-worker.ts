@@ -1,7 +1,8 @@
 import cluster from 'node:cluster';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { describeError } from '../metrics/describe-error.js';
-import { type RenderedMetrics, renderRegistry } from '../endpoint/render-metrics.js';
+import { renderExposition, type SliceSink } from '../core/exposition/render-exposition.js';
+import { formatOf, negotiate, type RenderedMetrics, renderRegistry } from '../endpoint/render-metrics.js';
 import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
 import { PrometheusService } from '../prometheus.service.js';
@@ -64,6 +65,17 @@ export class ClusterWorker implements OnModuleInit, OnApplicationShutdown {
       p.reject(new Error('the application is shutting down'));
       this.pending.delete(id);
     }
+  }
+
+  /**
+   * What `render` gives, handed to `onSlice` a slice at a time: this process's registry is
+   * rendered in slices; the primary's answer arrives in one message and is one slice.
+   */
+  async expose(accept: string | undefined, names: string[] | undefined, onSlice: SliceSink): Promise<void> {
+    if (!this.active || !this.options.cluster) {
+      return renderExposition(this.prometheus.registry, formatOf(negotiate(accept)), names, onSlice);
+    }
+    onSlice((await this.render(accept, names)).body);
   }
 
   /** The metrics of every worker, aggregated by the primary; this process's alone outside a cluster. */

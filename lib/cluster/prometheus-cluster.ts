@@ -3,9 +3,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { describeError } from '../metrics/describe-error.js';
-import { AggregatorRegistry } from 'prom-client';
 import { close, createMetricsHttpServer, listen, serverUrl } from '../endpoint/metrics-http-server.js';
-import { type MetricsJson, type RenderedMetrics, renderRegistry } from '../endpoint/render-metrics.js';
+import { renderCollected, type SliceSink } from '../core/exposition/render-exposition.js';
+import { formatOf, type MetricsJson, negotiate, type RenderedMetrics } from '../endpoint/render-metrics.js';
+import { aggregateInSlices } from './aggregate-metrics.js';
 import { DEFAULT_MAX_CONCURRENT_SCRAPES, SharedScrapes } from '../endpoint/shared-scrapes.js';
 import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PATH } from '../prometheus.constants.js';
 import {
@@ -61,18 +62,22 @@ interface PendingCollect {
 }
 
 /**
- * The workers' registries (`getMetricsAsJSON()` of each) summed as prom-client's
- * `AggregatorRegistry` sums them, rendered in the format `accept` asks for.
+ * The workers' registries (`getMetricsAsJSON()` of each) combined as prom-client's
+ * `AggregatorRegistry` combines them, rendered in the format `accept` asks for; both in slices,
+ * yielding to the event loop every few milliseconds.
  *
  * @example
  * const rendered = await renderAggregate([await a.getMetricsAsJSON(), await b.getMetricsAsJSON()], undefined);
  */
-export function renderAggregate(
+export async function renderAggregate(
   collected: MetricsJson[],
   accept: string | undefined,
   names?: string[],
 ): Promise<RenderedMetrics> {
-  return renderRegistry(AggregatorRegistry.aggregate(collected), accept, names);
+  const contentType = negotiate(accept);
+  const slices: string[] = [];
+  await renderCollected(await aggregateInSlices(collected), formatOf(contentType), names, slice => slices.push(slice));
+  return { contentType, body: slices.join('') };
 }
 
 /** Most one "did not send their metrics" warning per this many milliseconds. */
@@ -136,7 +141,8 @@ export class PrometheusCluster {
     if (options.port !== undefined) {
       const path = options.path ?? DEFAULT_METRICS_PATH;
       const scrapes = new SharedScrapes(maxConcurrentScrapes);
-      const render = (accept: string | undefined, names: string[] | undefined) => primary.metrics(accept, names);
+      const render = (accept: string | undefined, names: string[] | undefined, onSlice: SliceSink) =>
+        primary.expose(accept, names, onSlice);
       primary.server = createMetricsHttpServer(
         path,
         (accept, encoding, names) => scrapes.respond(accept, encoding, names, render),
@@ -162,6 +168,12 @@ export class PrometheusCluster {
   /** The workers' metrics, aggregated, in the format `accept` asks for. */
   async metrics(accept?: string, names?: string[], timeoutMs = this.timeoutMs): Promise<RenderedMetrics> {
     return renderAggregate(await this.collect(timeoutMs), accept, names);
+  }
+
+  /** The workers' metrics, aggregated, handed to `onSlice` a slice at a time. */
+  private async expose(accept: string | undefined, names: string[] | undefined, onSlice: SliceSink): Promise<void> {
+    const aggregate = await aggregateInSlices(await this.collect(this.timeoutMs));
+    await renderCollected(aggregate, formatOf(negotiate(accept)), names, onSlice);
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ClusterWorker } from '../cluster/cluster-worker.js';
+import type { SliceSink } from '../core/exposition/render-exposition.js';
 import { describeError } from '../metrics/describe-error.js';
 import { PROMETHEUS_OPTIONS } from '../prometheus.constants.js';
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
@@ -11,8 +12,8 @@ import { SharedScrapes } from './shared-scrapes.js';
 export class ScrapeHandler {
   private readonly logger = new Logger('PrometheusModule');
   private readonly scrapes: SharedScrapes;
-  private readonly render = (accept: string | undefined, names: string[] | undefined) =>
-    this.source.render(accept, names);
+  private readonly render = (accept: string | undefined, names: string[] | undefined, onSlice: SliceSink) =>
+    this.source.expose(accept, names, onSlice);
 
   constructor(
     private readonly source: ClusterWorker,

@@ -1,10 +1,4 @@
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
-import { acceptsGzip } from './accept-encoding.js';
-import type { RenderedMetrics } from './render-metrics.js';
-
-/** Gzips an exposition (off the event loop, in libuv's thread pool). */
-export const gzipBody: (body: string) => Promise<Buffer> = promisify(gzip);
+import type { RegistryContentType } from 'prom-client';
 
 export interface ScrapeResponse {
   status: number;
@@ -12,22 +6,15 @@ export interface ScrapeResponse {
   body: string | Buffer;
 }
 
-/** The response to a scrape: the exposition, gzipped when the scraper accepts it (Prometheus does). */
-export async function scrapeResponse(
-  rendered: RenderedMetrics,
-  acceptEncoding: string | undefined,
-  gzipped: (body: string) => Promise<Buffer> = gzipBody,
-): Promise<ScrapeResponse> {
+/** The response to a scrape: the exposition, gzipped (`gzipped: true`) when the scraper accepts it (Prometheus does). */
+export function scrapeResponse(contentType: RegistryContentType, body: Buffer, gzipped: boolean): ScrapeResponse {
   const headers: Record<string, string> = {
-    'Content-Type': rendered.contentType,
+    'Content-Type': contentType,
     'Cache-Control': 'no-store',
     Vary: 'Accept, Accept-Encoding',
   };
-  if (acceptsGzip(acceptEncoding)) {
-    headers['Content-Encoding'] = 'gzip';
-    return { status: 200, headers, body: await gzipped(rendered.body) };
-  }
-  return { status: 200, headers, body: rendered.body };
+  if (gzipped) headers['Content-Encoding'] = 'gzip';
+  return { status: 200, headers, body };
 }
 
 /** A scrape that could not be answered: Prometheus records the target as down (`up == 0`). */

@@ -1,9 +1,14 @@
+import { labelPairs } from '../core/exposition/escape.js';
 import type { CounterSeries } from './series-counter.js';
 import { type Labels, type Sample, SeriesMetric } from './series-metric.js';
 
 export class GaugeSeries {
   value = 0;
-  constructor(readonly labels: Labels) {}
+  /** The labels as exposition text (`a="x",b="y"`), escaped once here rather than at every scrape. */
+  readonly labelText: string;
+  constructor(readonly labels: Labels) {
+    this.labelText = labelPairs(labels);
+  }
   inc(): void {
     this.value++;
   }

@@ -1,3 +1,4 @@
+import { labelPairs } from '../core/exposition/escape.js';
 import type { CounterSeries } from './series-counter.js';
 import { type Exemplar, exemplarFits, type Labels, type Sample, SeriesMetric } from './series-metric.js';
 
@@ -8,11 +9,14 @@ export class HistogramSeries {
   count = 0;
   /** The latest exemplar of each bucket (non-cumulative slots), once there is one. */
   exemplars?: (Exemplar | undefined)[];
+  /** The labels as exposition text (`a="x",b="y"`), escaped once here rather than at every scrape. */
+  readonly labelText: string;
   constructor(
     readonly labels: Labels,
     private readonly bounds: readonly number[],
   ) {
     this.counts = new Float64Array(bounds.length + 1);
+    this.labelText = labelPairs(labels);
   }
 
   observe(value: number): void {

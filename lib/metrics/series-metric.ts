@@ -58,7 +58,7 @@ export interface CollectedMetric {
  * path costs a field update instead of prom-client's per-call label hashing. Registered in a
  * prom-client `Registry`, which formats, merges and aggregates it like its own metrics.
  */
-export abstract class SeriesMetric<S extends { readonly labels: Labels }> {
+export abstract class SeriesMetric<S extends { readonly labels: Labels; readonly labelText: string }> {
   abstract readonly type: MetricKind;
   readonly aggregator = 'sum' as const;
   private readonly series = new Map<string, S>();
@@ -108,6 +108,18 @@ export abstract class SeriesMetric<S extends { readonly labels: Labels }> {
   reset(): void {
     for (const s of this.series.values()) this.resetSeries(s);
     if (this.overflow) this.resetSeries(this.overflow);
+  }
+
+  /**
+   * Every series, the overflow series last: what a scrape renders (lib/core/exposition reads the
+   * series' fields directly instead of building a sample object per line).
+   *
+   * @example
+   * for (const s of metric.allSeries()) lines.push(s.labelText);
+   */
+  *allSeries(): IterableIterator<S> {
+    yield* this.series.values();
+    if (this.overflow) yield this.overflow;
   }
 
   async get(): Promise<CollectedMetric> {
