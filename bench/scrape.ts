@@ -48,20 +48,39 @@ const FORMATS: Format[] = [
 class StallWatch {
   private last = performance.now();
   private longest = 0;
+  private lastCpu = process.cpuUsage();
+  private longestCpu = 0;
   constructor() {
     setInterval(() => {
       const now = performance.now();
       if (now - this.last > this.longest) this.longest = now - this.last;
       this.last = now;
+      const cpu = process.cpuUsage();
+      const used = (cpu.user - this.lastCpu.user + cpu.system - this.lastCpu.system) / 1000;
+      if (used > this.longestCpu) this.longestCpu = used;
+      this.lastCpu = cpu;
     }, 1).unref();
   }
   arm(): void {
     this.last = performance.now();
     this.longest = 0;
+    this.lastCpu = process.cpuUsage();
+    this.longestCpu = 0;
   }
+  /** The longest gap between two ticks, minus the 1 ms the timer waits: wall-clock time. */
   read(): number {
     const now = performance.now();
     return Math.max(this.longest, now - this.last) - 1;
+  }
+  /**
+   * The most CPU time the process used between two ticks: the stall without the time the OS gave
+   * the core to other processes (on a shared, overloaded machine that time dominates the wall
+   * clock). Process-wide: includes GC helper threads and the thread pool (gzip).
+   */
+  readCpu(): number {
+    const cpu = process.cpuUsage();
+    const used = (cpu.user - this.lastCpu.user + cpu.system - this.lastCpu.system) / 1000;
+    return Math.max(this.longestCpu, used);
   }
 }
 
@@ -146,15 +165,22 @@ async function serve(size: number): Promise<void> {
       watch.arm();
       process.send?.({ type: 'armed' });
     } else if (message.type === 'read') {
-      process.send?.({ type: 'stall', ms: watch.read() });
+      process.send?.({ type: 'stall', ms: watch.read(), cpu: watch.readCpu() });
     } else if (message.type === 'reference') {
       // prom-client alone, in one piece: time and stall are the same thing.
       watch.arm();
       const started = performance.now();
       void reference.metrics().then(() => {
         const total = performance.now() - started;
-        setImmediate(() => process.send?.({ type: 'reference', total, stall: watch.read() }));
+        setImmediate(() => process.send?.({ type: 'reference', total, stall: watch.read(), cpu: watch.readCpu() }));
       });
+    } else if (message.type === 'idle') {
+      // The machine's own noise: the same watch over a window of no work at all.
+      watch.arm();
+      setTimeout(
+        () => process.send?.({ type: 'idle', stall: watch.read(), cpu: watch.readCpu() }),
+        (message as { ms?: number }).ms ?? 50,
+      );
     } else if (message.type === 'exit') {
       void app.close().then(() => process.exit(0));
     }
@@ -174,7 +200,7 @@ async function servePrimary(): Promise<void> {
     collected.push(JSON.parse(JSON.stringify(await registry.getMetricsAsJSON())));
   }
   const watch = new StallWatch();
-  const results: { total: number; stall: number }[] = [];
+  const results: { total: number; stall: number; cpu: number }[] = [];
   for (let i = 0; i < WARMUP + SCRAPES; i++) {
     await new Promise(resolve => setTimeout(resolve, 20));
     watch.arm();
@@ -183,7 +209,7 @@ async function servePrimary(): Promise<void> {
     const total = performance.now() - started;
     await new Promise(resolve => setImmediate(resolve));
     if (rendered.body.length === 0) throw new Error('empty aggregate');
-    if (i >= WARMUP) results.push({ total, stall: watch.read() });
+    if (i >= WARMUP) results.push({ total, stall: watch.read(), cpu: watch.readCpu() });
   }
   process.send?.({ type: 'primary', results }, () => process.disconnect());
 }
@@ -290,11 +316,15 @@ async function measureSize(size: number): Promise<void> {
   console.log(
     `\n${size} series (${Math.round(size * MIX.counter)} counter, ${Math.round(size * MIX.histogram)} histogram, ${Math.round(size * MIX.plain)} plain prom-client)`,
   );
-  console.log('| format | bytes | total ms (median) | longest stall ms (median) | stall max |');
-  console.log('|---|---:|---:|---:|---:|');
+  console.log(
+    '| format | bytes | total ms (median) | longest stall ms, wall (median) | wall max | longest stall ms, CPU (median) |',
+  );
+  console.log('|---|---:|---:|---:|---:|---:|');
+  let window = 50;
   for (const format of FORMATS) {
     const totals: number[] = [];
     const stalls: number[] = [];
+    const cpus: number[] = [];
     let bytes = 0;
     for (let i = 0; i < WARMUP + SCRAPES; i++) {
       // The endpoint spaces renderings by the last one's duration: do not measure that wait.
@@ -305,29 +335,44 @@ async function measureSize(size: number): Promise<void> {
       const res = await get(port, format);
       const total = performance.now() - started;
       app.send({ type: 'read' });
-      const { ms } = await next<{ ms: number }>(app, 'stall');
+      const { ms, cpu } = await next<{ ms: number; cpu: number }>(app, 'stall');
       if (res.status !== 200) throw new Error(`${format.name}: status ${res.status}`);
       bytes = res.bytes;
       if (i < WARMUP) continue;
       totals.push(total);
       stalls.push(ms);
+      cpus.push(cpu);
     }
     console.log(
-      `| ${format.name} | ${bytes} | ${fmt(median(totals))} | ${fmt(median(stalls))} | ${fmt(Math.max(...stalls))} |`,
+      `| ${format.name} | ${bytes} | ${fmt(median(totals))} | ${fmt(median(stalls))} | ${fmt(Math.max(...stalls))} | ${fmt(median(cpus))} |`,
     );
+    if (format === FORMATS[0]) window = median(totals);
   }
+  const idle: number[] = [];
+  const idleCpu: number[] = [];
+  for (let i = 0; i < SCRAPES; i++) {
+    app.send({ type: 'idle', ms: window });
+    const quiet = await next<{ stall: number; cpu: number }>(app, 'idle');
+    idle.push(quiet.stall);
+    idleCpu.push(quiet.cpu);
+  }
+  console.log(
+    `| idle: no scrape, the same watch over ${fmt(window)} ms (this machine's noise) | | | ${fmt(median(idle))} | ${fmt(Math.max(...idle))} | ${fmt(median(idleCpu))} |`,
+  );
   const refTotals: number[] = [];
   const refStalls: number[] = [];
+  const refCpu: number[] = [];
   for (let i = 0; i < WARMUP + SCRAPES; i++) {
     await new Promise(resolve => setTimeout(resolve, 30));
     app.send({ type: 'reference' });
-    const { total, stall } = await next<{ total: number; stall: number }>(app, 'reference');
+    const { total, stall, cpu } = await next<{ total: number; stall: number; cpu: number }>(app, 'reference');
     if (i < WARMUP) continue;
     refTotals.push(total);
     refStalls.push(stall);
+    refCpu.push(cpu);
   }
   console.log(
-    `| prom-client registry.metrics() (reference, in-process) | | ${fmt(median(refTotals))} | ${fmt(median(refStalls))} | ${fmt(Math.max(...refStalls))} |`,
+    `| prom-client registry.metrics() (reference, in-process) | | ${fmt(median(refTotals))} | ${fmt(median(refStalls))} | ${fmt(Math.max(...refStalls))} | ${fmt(median(refCpu))} |`,
   );
   app.send({ type: 'exit' });
   await new Promise(resolve => app.once('exit', resolve));
@@ -345,13 +390,13 @@ async function main(): Promise<void> {
   for (const size of SIZES) await measureSize(size);
 
   const primary = child(['--primary']);
-  const { results } = await next<{ results: { total: number; stall: number }[] }>(primary, 'primary');
+  const { results } = await next<{ results: { total: number; stall: number; cpu: number }[] }>(primary, 'primary');
   await new Promise(resolve => primary.once('exit', resolve));
   console.log(
     "\ncluster primary, 4 workers x 10k series, aggregate + render text (the IPC parse of the workers' messages not included)",
   );
   console.log(
-    `total ${fmt(median(results.map(r => r.total)))} ms, longest stall ${fmt(median(results.map(r => r.stall)))} ms (medians)`,
+    `total ${fmt(median(results.map(r => r.total)))} ms, longest stall ${fmt(median(results.map(r => r.stall)))} ms wall, ${fmt(median(results.map(r => r.cpu)))} ms CPU (medians)`,
   );
 
   const mem = child(['--memory']);

@@ -92,6 +92,14 @@ describe.each(ADAPTERS)('a request arriving during a scrape of 100k series (%s)'
 
   afterAll(() => app?.close());
 
+  it('a scrape carries no ETag: computing one would hash the whole body on the event loop', async () => {
+    const res = await get(`${base}/metrics?name[]=scrape_marker`);
+    expect(res.status).toBe(200);
+    expect(res.headers.etag).toBeUndefined();
+    expect(res.headers['content-length']).toBe(String(res.body.length));
+    expect(parseExposition(res.body.toString()).families.has('scrape_marker')).toBe(true);
+  });
+
   it.each([
     ['text', {}],
     ['OpenMetrics, gzip', { Accept: 'application/openmetrics-text; version=1.0.0', 'Accept-Encoding': 'gzip' }],

@@ -19,6 +19,9 @@ export type SliceSink = (slice: string) => void;
  */
 export const SLICE_BUDGET_MS = 3;
 
+/** Text handed on to the sink without waiting for the end of the slice. */
+const HAND_ON_CHARS = 16 * 1024;
+
 /** Series rendered between two looks at the clock (a look costs ~50 ns, a series ~1 µs). */
 const CHECK_EVERY = 16;
 
@@ -136,6 +139,9 @@ class SliceWriter {
 
   write(text: string): void {
     this.text += text;
+    // Handing text on costs more than writing it (the sink encodes it to UTF-8, maybe gzips it):
+    // in small pieces, that cost is inside the budget the clock sees.
+    if (this.text.length >= HAND_ON_CHARS) this.flush();
   }
 
   /** Whether this slice has used its budget (looks at the clock every few calls). */
