@@ -34,12 +34,12 @@ export function escapeLabelValue(value: unknown): string {
  * labelPairs({ method: 'GET', status: 200 }); // 'method="GET",status="200"'
  */
 export function labelPairs(labels: Readonly<Record<string, unknown>>): string {
-  let text = '';
+  const pairs: string[] = [];
   for (const name in labels) {
-    if (!Object.prototype.hasOwnProperty.call(labels, name)) continue;
-    text += `${text === '' ? '' : ','}${name}="${escapeLabelValue(labels[name])}"`;
+    if (Object.prototype.hasOwnProperty.call(labels, name)) pairs.push(`${name}="${escapeLabelValue(labels[name])}"`);
   }
-  return text;
+  // join() gives one flat string: `+=` would keep a rope of small pieces alive with every series.
+  return pairs.join(',');
 }
 
 /**
