@@ -100,6 +100,28 @@ describe.each(ADAPTERS)('a request arriving during a scrape of 100k series (%s)'
     expect(parseExposition(res.body.toString()).families.has('scrape_marker')).toBe(true);
   });
 
+  it('a plain and a gzip scrape arriving during a rendering share the next one, which makes both bodies', async () => {
+    let collects = 0;
+    let signal: () => void = () => undefined;
+    const started = new Promise<void>(resolve => (signal = resolve));
+    onCollect = () => {
+      collects++;
+      signal();
+    };
+    const first = get(`${base}/metrics`);
+    await started;
+    const plain = get(`${base}/metrics`);
+    const gzipped = get(`${base}/metrics`, { 'Accept-Encoding': 'gzip' });
+    const [a, b, c] = await Promise.all([first, plain, gzipped]);
+    onCollect = undefined;
+    expect([a.status, b.status, c.status]).toEqual([200, 200, 200]);
+    expect(collects).toBe(2);
+    expect(b.headers['content-encoding']).toBeUndefined();
+    expect(c.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(c.body).equals(b.body)).toBe(true);
+    expect(b.body.equals(a.body)).toBe(true);
+  }, 120_000);
+
   it.each([
     ['text', {}],
     ['OpenMetrics, gzip', { Accept: 'application/openmetrics-text; version=1.0.0', 'Accept-Encoding': 'gzip' }],

@@ -92,6 +92,9 @@ export async function aggregateInSlices(workers: readonly MetricsJson[]): Promis
         }
       }
     }
+    // The groups' count is the metric's series count: a turn before listing them.
+    await nextTurn();
+    sliceStarted = performance.now();
     const values: Sample[] = [];
     for (const group of groups.values()) {
       const value = aggregator === 'average' ? group.value / group.count : group.value;

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { Controller, Get, Inject, NotFoundException, Req, Res, type Type, VERSION_NEUTRAL } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { bodyKeepingContentType } from '../compat/express-response.js';
@@ -6,6 +7,7 @@ import { PROMETHEUS_OPTIONS, SWAGGER_EXCLUDE_CONTROLLER_METADATA } from '../prom
 import type { ResolvedPrometheusOptions } from '../prometheus-options.js';
 import { requestedNames } from './render-metrics.js';
 import { ScrapeHandler } from './scrape-handler.js';
+import { bodyAsBytes, bodyLength, endWithBody } from './scrape-response.js';
 
 interface ScrapeRequest {
   headers: Record<string, string | string[] | undefined>;
@@ -14,9 +16,10 @@ interface ScrapeRequest {
   originalUrl?: string;
 }
 interface ScrapeReply {
-  send(body: string | Buffer): unknown;
+  send(body: string | Buffer | Readable): unknown;
   /** Express's response is Node's `ServerResponse`. */
-  end?(body: Buffer): unknown;
+  write?(chunk: Buffer): unknown;
+  end?(chunk?: string | Buffer): unknown;
 }
 
 /**
@@ -44,15 +47,17 @@ export class MetricsController {
     const adapter = this.adapterHost.httpAdapter;
     adapter.status(res, status);
     for (const [name, value] of Object.entries(headers)) adapter.setHeader(res, name, value);
-    const bytes = bodyKeepingContentType(body);
-    if (adapter.getType() === 'express' && typeof res.end === 'function') {
+    if (adapter.getType() === 'express' && typeof res.end === 'function' && typeof res.write === 'function') {
       // Express's res.send() hashes the whole body for an ETag: tens of milliseconds of the event
       // loop in one piece for 100k series, and useless for a `no-store` response.
-      adapter.setHeader(res, 'Content-Length', String(bytes.length));
-      res.end(bytes);
+      adapter.setHeader(res, 'Content-Length', String(bodyLength(body)));
+      endWithBody(res as Required<ScrapeReply>, body);
       return;
     }
-    res.send(bytes);
+    // Fastify: the slices as a stream, with their length (no chunked encoding).
+    adapter.setHeader(res, 'Content-Length', String(bodyLength(body)));
+    const bytes = bodyAsBytes(body);
+    res.send(Buffer.isBuffer(bytes) ? bodyKeepingContentType(bytes) : bytes);
   }
 }
 

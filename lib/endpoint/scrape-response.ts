@@ -1,13 +1,52 @@
 import type { RegistryContentType } from 'prom-client';
 
+import { Readable } from 'node:stream';
+
 export interface ScrapeResponse {
   status: number;
   headers: Record<string, string>;
-  body: string | Buffer;
+  /** A message, or the exposition's bytes: one buffer (gzip), or its slices in order. */
+  body: string | Buffer | readonly Buffer[];
+}
+
+/** The bytes of a body, for `Content-Length`. */
+export function bodyLength(body: ScrapeResponse['body']): number {
+  if (typeof body === 'string' || Buffer.isBuffer(body)) return Buffer.byteLength(body);
+  let length = 0;
+  for (const chunk of body as readonly Buffer[]) length += chunk.length;
+  return length;
+}
+
+/**
+ * Writes a body to a Node response and ends it: slices one by one (Node queues them without
+ * copying; the kernel takes what it can), so no 14 MB buffer is made on the event loop.
+ */
+export function endWithBody(
+  res: { write(chunk: Buffer): unknown; end(chunk?: string | Buffer): unknown },
+  body: ScrapeResponse['body'],
+): void {
+  if (typeof body === 'string' || Buffer.isBuffer(body)) {
+    res.end(body);
+    return;
+  }
+  for (const chunk of body as readonly Buffer[]) res.write(chunk);
+  res.end();
+}
+
+/** A body as something a framework sends as bytes (a stream of the slices, for Fastify and StreamableFile). */
+export function bodyAsBytes(body: ScrapeResponse['body']): Buffer | Readable {
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  if (Buffer.isBuffer(body)) return body;
+  const chunks = body as readonly Buffer[];
+  return chunks.length === 1 ? chunks[0] : Readable.from(chunks, { objectMode: false });
 }
 
 /** The response to a scrape: the exposition, gzipped (`gzipped: true`) when the scraper accepts it (Prometheus does). */
-export function scrapeResponse(contentType: RegistryContentType, body: Buffer, gzipped: boolean): ScrapeResponse {
+export function scrapeResponse(
+  contentType: RegistryContentType,
+  body: Buffer | readonly Buffer[],
+  gzipped: boolean,
+): ScrapeResponse {
   const headers: Record<string, string> = {
     'Content-Type': contentType,
     'Cache-Control': 'no-store',

@@ -81,7 +81,7 @@ export class SharedScrapes {
     if (gzip) rendering.gzip = true;
     else rendering.plain = true;
     const bodies = await rendering.bodies;
-    return scrapeResponse(contentType, (gzip ? bodies.gzipped : bodies.plain) as Buffer, gzip);
+    return scrapeResponse(contentType, (gzip ? bodies.gzipped : bodies.plain) as Buffer | readonly Buffer[], gzip);
   }
 
   private enqueue(
