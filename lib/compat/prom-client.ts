@@ -74,6 +74,10 @@ export const COLLECTING_METHODS = ['get', 'getForPromString'] as const;
  * Relies on: prom-client 15's `Registry` keeping them in its `_defaultLabels` property (there is a
  * setter and no getter; prom-client 11 to 15). Breaks: lib/core/exposition/render-exposition.spec.ts
  * ("default labels") and test/module-options (`defaultLabels` missing from the scrape).
+ *
+ * @example
+ * registry.setDefaultLabels({ app: 'shop' });
+ * registryDefaultLabels(registry); // { app: 'shop' }
  */
 export function registryDefaultLabels(
   registry: Registry<RegistryContentType>,

@@ -30,7 +30,12 @@ export function negotiate(accept: string | undefined): RegistryContentType {
     : Registry.PROMETHEUS_CONTENT_TYPE;
 }
 
-/** The renderer's name of the format a content type stands for. */
+/**
+ * The renderer's name of the format a content type stands for.
+ *
+ * @example
+ * formatOf(negotiate(req.headers.accept)); // 'openmetrics' for Prometheus' Accept header
+ */
 export function formatOf(contentType: RegistryContentType): ExpositionFormat {
   return contentType === Registry.OPENMETRICS_CONTENT_TYPE ? 'openmetrics' : 'text';
 }

@@ -9,7 +9,12 @@ export interface ScrapeResponse {
   body: string | Buffer | readonly Buffer[];
 }
 
-/** The bytes of a body, for `Content-Length`. */
+/**
+ * The bytes of a body, for `Content-Length`.
+ *
+ * @example
+ * res.setHeader('Content-Length', String(bodyLength(response.body)));
+ */
 export function bodyLength(body: ScrapeResponse['body']): number {
   if (typeof body === 'string' || Buffer.isBuffer(body)) return Buffer.byteLength(body);
   let length = 0;
@@ -20,6 +25,10 @@ export function bodyLength(body: ScrapeResponse['body']): number {
 /**
  * Writes a body to a Node response and ends it: slices one by one (Node queues them without
  * copying; the kernel takes what it can), so no 14 MB buffer is made on the event loop.
+ *
+ * @example
+ * res.writeHead(200, { 'Content-Length': bodyLength(response.body) });
+ * endWithBody(res, response.body);
  */
 export function endWithBody(
   res: { write(chunk: Buffer): unknown; end(chunk?: string | Buffer): unknown },
@@ -33,7 +42,12 @@ export function endWithBody(
   res.end();
 }
 
-/** A body as something a framework sends as bytes (a stream of the slices, for Fastify and StreamableFile). */
+/**
+ * A body as something a framework sends as bytes (a stream of the slices, for Fastify and StreamableFile).
+ *
+ * @example
+ * reply.send(bodyAsBytes(response.body));
+ */
 export function bodyAsBytes(body: ScrapeResponse['body']): Buffer | Readable {
   if (typeof body === 'string') return Buffer.from(body, 'utf8');
   if (Buffer.isBuffer(body)) return body;

@@ -1,7 +1,12 @@
 import { finished } from 'node:stream/promises';
 import { createGzip, type Gzip } from 'node:zlib';
 
-/** The bodies of one rendering: as written, and gzipped, each made if some scrape asked for it. */
+/**
+ * The bodies of one rendering: as written, and gzipped, each made if some scrape asked for it.
+ *
+ * @example
+ * const { plain, gzipped } = await body.end();
+ */
 export interface ExpositionBodies {
   /**
    * The slices, encoded, in order: never concatenated, since copying 14 MB into one new buffer

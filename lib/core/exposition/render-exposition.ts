@@ -7,10 +7,20 @@ import { SeriesHistogram } from '../../metrics/series-histogram.js';
 import { SeriesMetric } from '../../metrics/series-metric.js';
 import { escapeHelp, escapeLabelValue, labelPairs, sampleValue } from './escape.js';
 
-/** The two exposition formats: the Prometheus text format 0.0.4 and OpenMetrics 1.0. */
+/**
+ * The two exposition formats: the Prometheus text format 0.0.4 and OpenMetrics 1.0.
+ *
+ * @example
+ * const format: ExpositionFormat = accept?.includes('application/openmetrics-text') ? 'openmetrics' : 'text';
+ */
 export type ExpositionFormat = 'text' | 'openmetrics';
 
-/** Receives the exposition a slice at a time, in order. */
+/**
+ * Receives the exposition a slice at a time, in order.
+ *
+ * @example
+ * const onSlice: SliceSink = slice => body.write(slice);
+ */
 export type SliceSink = (slice: string) => void;
 
 /**
@@ -43,7 +53,12 @@ interface CollectedSample {
   exemplar?: { labelSet: Record<string, unknown>; value: number; timestamp: unknown } | null;
 }
 
-/** What a metric's `get()` resolves to (and what `getMetricsAsJSON()` lists). */
+/**
+ * What a metric's `get()` resolves to (and what `getMetricsAsJSON()` lists).
+ *
+ * @example
+ * const gauge: CollectedValues = { name: 'up', help: 'Up', type: 'gauge', values: [{ value: 1, labels: {} }] };
+ */
 export interface CollectedValues {
   name: string;
   help: string;
@@ -107,7 +122,16 @@ export async function renderExposition(
   out.flush();
 }
 
-/** Renders metrics already collected (the aggregate of cluster workers), in slices. */
+/**
+ * Renders metrics already collected (the aggregate of cluster workers), in slices, as prom-client
+ * renders a registry holding them.
+ *
+ * @example
+ * ```ts
+ * const slices: string[] = [];
+ * await renderCollected(await aggregateInSlices(workers), 'text', undefined, slice => slices.push(slice));
+ * ```
+ */
 export async function renderCollected(
   metrics: readonly CollectedValues[],
   format: ExpositionFormat,
