@@ -2,7 +2,8 @@ import cluster from 'node:cluster';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { describeError } from '../core/describe-error.js';
 import type { ExpositionSource } from '../core/exposition/exposition-source.js';
-import { renderRegistry } from '../core/exposition/render-metrics.js';
+import { renderExposition, type ChunkSink } from '../core/exposition/render-exposition.js';
+import { formatOf, negotiate, renderRegistry } from '../core/exposition/render-metrics.js';
 import { acceptsProtobuf, type RenderedExposition, renderProtobuf } from '../core/exposition/protobuf.js';
 import { PrometheusRuntime } from '../runtime/prometheus-runtime.js';
 import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
@@ -74,6 +75,21 @@ export class ClusterWorker implements ExpositionSource {
       p.reject(new Error('the application is shutting down'));
       this.pending.delete(id);
     }
+  }
+
+  /**
+   * What `render` gives, handed to `onSlice` a slice at a time: this process's registry is
+   * rendered in slices; the primary's answer arrives in one message and is one slice.
+   */
+  async expose(accept: string | undefined, names: string[] | undefined, onSlice: ChunkSink): Promise<void> {
+    if (!this.active || !this.options.cluster) {
+      if (acceptsProtobuf(accept)) {
+        onSlice((await renderProtobuf(this.prometheus.registry, names)).body);
+        return;
+      }
+      return renderExposition(this.prometheus.registry, formatOf(negotiate(accept)), names, onSlice);
+    }
+    onSlice((await this.render(accept, names)).body);
   }
 
   /** The metrics of every worker, aggregated by the primary; this process's alone outside a cluster. */

@@ -5,7 +5,7 @@ import { Logger } from '@nestjs/common';
 import { describeError } from '../core/describe-error.js';
 import { AggregatorRegistry } from 'prom-client';
 import { close, createMetricsHttpServer, listen, serverUrl } from '../core/exposition/metrics-http-server.js';
-import { type MetricsJson, type RenderedMetrics, renderRegistry } from '../core/exposition/render-metrics.js';
+import { type MetricsJson, type RenderedMetrics } from '../core/exposition/render-metrics.js';
 import {
   acceptsProtobuf,
   encodeMetricFamilies,
@@ -16,6 +16,9 @@ import {
 import { addNativeHistograms } from './native-aggregation.js';
 import { DEFAULT_MAX_CONCURRENT_SCRAPES, SharedScrapes } from '../core/exposition/shared-scrapes.js';
 import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PATH } from '../core/core.constants.js';
+import { renderCollected, type ChunkSink } from '../core/exposition/render-exposition.js';
+import { formatOf, negotiate } from '../core/exposition/render-metrics.js';
+import { aggregateInSlices } from './aggregate-metrics.js';
 import {
   CLUSTER_METRICS_REQUEST,
   CLUSTER_METRICS_RESPONSE,
@@ -66,6 +69,25 @@ interface PendingCollect {
   timeoutMs: number;
   timer: NodeJS.Timeout;
   resolve(results: MetricsJson[]): void;
+}
+
+/**
+ * The workers' registries (`getMetricsAsJSON()` of each) combined as prom-client's
+ * `AggregatorRegistry` combines them, rendered in the format `accept` asks for; both in slices,
+ * yielding to the event loop every few milliseconds.
+ *
+ * @example
+ * const rendered = await renderAggregate([await a.getMetricsAsJSON(), await b.getMetricsAsJSON()], undefined);
+ */
+export async function renderAggregate(
+  collected: MetricsJson[],
+  accept: string | undefined,
+  names?: string[],
+): Promise<RenderedMetrics> {
+  const contentType = negotiate(accept);
+  const slices: string[] = [];
+  await renderCollected(await aggregateInSlices(collected), formatOf(contentType), names, slice => slices.push(slice));
+  return { contentType, body: slices.join('') };
 }
 
 /** Most one "did not send their metrics" warning per this many milliseconds. */
@@ -129,8 +151,8 @@ export class PrometheusCluster {
     if (options.port !== undefined) {
       const path = options.path ?? DEFAULT_METRICS_PATH;
       const scrapes = new SharedScrapes(maxConcurrentScrapes);
-      const render = (accept: string | undefined, names: string[] | undefined) =>
-        primary.render(accept, names, primary.timeoutMs);
+      const render = (accept: string | undefined, names: string[] | undefined, onSlice: ChunkSink) =>
+        primary.expose(accept, names, onSlice);
       primary.server = createMetricsHttpServer(
         path,
         (accept, encoding, names) => scrapes.respond(accept, encoding, names, render),
@@ -155,8 +177,17 @@ export class PrometheusCluster {
 
   /** The workers' metrics, aggregated, in the text format `accept` asks for. */
   async metrics(accept?: string, names?: string[], timeoutMs = this.timeoutMs): Promise<RenderedMetrics> {
-    const collected = await this.collect(timeoutMs);
-    return renderRegistry(AggregatorRegistry.aggregate(collected), accept, names);
+    return renderAggregate(await this.collect(timeoutMs), accept, names);
+  }
+
+  /** The workers' metrics, aggregated, handed to `onSlice` a slice at a time. */
+  private async expose(accept: string | undefined, names: string[] | undefined, onSlice: ChunkSink): Promise<void> {
+    if (acceptsProtobuf(accept)) {
+      onSlice((await this.render(accept, names, this.timeoutMs)).body);
+      return;
+    }
+    const aggregate = await aggregateInSlices(await this.collect(this.timeoutMs));
+    await renderCollected(aggregate, formatOf(negotiate(accept)), names, onSlice);
   }
 
   /**

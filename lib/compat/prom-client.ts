@@ -67,3 +67,22 @@ export function onMetricsListed(registry: Registry<RegistryContentType>, onList:
  * metric has it. Breaks: test/collect-errors (a failing histogram collect in a text scrape).
  */
 export const COLLECTING_METHODS = ['get', 'getForPromString'] as const;
+
+/**
+ * The labels `registry.setDefaultLabels()` added to every sample, or `undefined` when none: the
+ * module's renderer (lib/core/exposition) writes them as prom-client's `metrics()` does.
+ *
+ * Relies on: prom-client 15's `Registry` keeping them in its `_defaultLabels` property (there is a
+ * setter and no getter; prom-client 11 to 15). Breaks: lib/core/exposition/render-exposition.spec.ts
+ * ("default labels") and test/module-options (`defaultLabels` missing from the scrape).
+ *
+ * @example
+ * registry.setDefaultLabels({ app: 'shop' });
+ * registryDefaultLabels(registry); // { app: 'shop' }
+ */
+export function registryDefaultLabels(
+  registry: Registry<RegistryContentType>,
+): Readonly<Record<string, unknown>> | undefined {
+  const labels = (registry as unknown as { _defaultLabels?: Record<string, unknown> })._defaultLabels;
+  return labels !== undefined && labels !== null && Object.keys(labels).length > 0 ? labels : undefined;
+}

@@ -1,10 +1,15 @@
+import { labelPairs } from './exposition/escape.js';
 import { type DivertedSamples, SeriesFamily } from './series-family.js';
 import { type Exemplar, exemplarFits, type Labels, type Sample } from './samples.js';
 
 export class CounterSeries {
   value = 0;
   exemplar?: Exemplar;
-  constructor(readonly labels: Labels) {}
+  /** The labels as exposition text (`a="x",b="y"`), escaped once here rather than at every scrape. */
+  readonly labelText: string;
+  constructor(readonly labels: Labels) {
+    this.labelText = labelPairs(labels);
+  }
   inc(): void {
     this.value++;
   }

@@ -1,9 +1,14 @@
+import { labelPairs } from './exposition/escape.js';
 import { type DivertedSamples, SeriesFamily } from './series-family.js';
 import { type Labels, type Sample } from './samples.js';
 
 export class GaugeSeries {
   value = 0;
-  constructor(readonly labels: Labels) {}
+  /** The labels as exposition text (`a="x",b="y"`), escaped once here rather than at every scrape. */
+  readonly labelText: string;
+  constructor(readonly labels: Labels) {
+    this.labelText = labelPairs(labels);
+  }
   inc(): void {
     this.value++;
   }

@@ -1,3 +1,4 @@
+import { labelPairs } from './exposition/escape.js';
 import { NativeHistogram, type NativeHistogramConfig } from './native-histogram.js';
 import { type DivertedSamples, SeriesFamily } from './series-family.js';
 import { type Exemplar, exemplarFits, type Labels, type Sample } from './samples.js';
@@ -11,6 +12,8 @@ export class HistogramSeries {
   exemplars?: (Exemplar | undefined)[];
   /** The native buckets, when the metric has native histograms on. */
   readonly native?: NativeHistogram;
+  /** The labels as exposition text (`a="x",b="y"`), escaped once here rather than at every scrape. */
+  readonly labelText: string;
   constructor(
     readonly labels: Labels,
     private readonly bounds: readonly number[],
@@ -19,6 +22,7 @@ export class HistogramSeries {
     this.counts = new Float64Array(bounds.length + 1);
     // Assigned either way: one object shape for every series keeps `observe` monomorphic.
     this.native = native === undefined ? undefined : new NativeHistogram(native);
+    this.labelText = labelPairs(labels);
   }
 
   observe(value: number): void {

@@ -72,6 +72,18 @@ export abstract class SeriesFamily<S extends { readonly labels: Labels }> {
     if (this.overflow) this.resetSeries(this.overflow);
   }
 
+  /**
+   * Every series, the overflow series last: what a scrape renders (lib/core/exposition reads the
+   * series' fields directly instead of building a sample object per line).
+   *
+   * @example
+   * for (const s of metric.allSeries()) lines.push(s.labelText);
+   */
+  *allSeries(): IterableIterator<S> {
+    yield* this.series.values();
+    if (this.overflow) yield this.overflow;
+  }
+
   // eslint-disable-next-line @typescript-eslint/require-await -- part of a Promise-returning contract: a throw must become a rejection
   async get(): Promise<CollectedMetric> {
     const values: Sample[] = [];

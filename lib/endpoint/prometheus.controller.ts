@@ -15,6 +15,7 @@ import { SWAGGER_EXCLUDE_CONTROLLER_METADATA } from '../compat/nest-constants.js
 import type { ResolvedPrometheusOptions } from '../interfaces/resolved-options.interface.js';
 import { requestedNames } from '../core/exposition/render-metrics.js';
 import { ScrapeHandler } from './scrape-handler.js';
+import { bodyAsBytes } from '../core/exposition/scrape-response.js';
 
 /** Nest's metadata keys of `@Controller()` (the same in Nest 11 and 12). */
 const PATH_METADATA = 'path';
@@ -94,8 +95,10 @@ export class PrometheusController {
       if (typeof reply.setHeader === 'function') reply.setHeader(name, headers[name]);
       else reply.header?.(name, headers[name]);
     }
-    // A Buffer (gzip) is sent as bytes only as a StreamableFile; a string as it is.
-    return typeof body === 'string' ? body : new StreamableFile(body);
+    // Bytes (gzip, or the exposition's slices) are sent as bytes only as a StreamableFile; a string as it is.
+    if (typeof body === 'string') return body;
+    const bytes = bodyAsBytes(body);
+    return Buffer.isBuffer(bytes) ? new StreamableFile(bytes) : new StreamableFile(bytes);
   }
 }
 

@@ -5,14 +5,15 @@ import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
 import type { ResolvedPrometheusOptions } from '../interfaces/resolved-options.interface.js';
 import { type ScrapeResponse, scrapeFailure } from '../core/exposition/scrape-response.js';
 import { SharedScrapes } from '../core/exposition/shared-scrapes.js';
+import type { ChunkSink } from '../core/exposition/render-exposition.js';
 
 /** Answers a scrape, on the app's port or the metrics port: this process's registry, or the cluster's. */
 @Injectable()
 export class ScrapeHandler {
   private readonly logger = new Logger('PrometheusModule');
   private readonly scrapes: SharedScrapes;
-  private readonly render = (accept: string | undefined, names: string[] | undefined) =>
-    this.source.render(accept, names);
+  private readonly render = (accept: string | undefined, names: string[] | undefined, onSlice: ChunkSink) =>
+    this.source.expose(accept, names, onSlice);
 
   constructor(
     @Inject(EXPOSITION_SOURCE) private readonly source: ExpositionSource,

@@ -399,12 +399,17 @@ describe("@willsoto/nestjs-prometheus custom controller keeps this module's endp
     });
 
     it("a scrape that fails answers 503, as the module's own endpoint does", async () => {
-      const broken = register as unknown as { metrics: () => Promise<string> };
-      broken.metrics = () => Promise.reject(new Error('registry unavailable'));
+      // The scrape lists the registry's metrics first (it renders them itself, not through
+      // registry.metrics()): make that fail, then put the registry's own method back.
+      const broken = register as unknown as { getMetricsAsArray: () => unknown[] };
+      const listing = broken.getMetricsAsArray;
+      broken.getMetricsAsArray = () => {
+        throw new Error('registry unavailable');
+      };
       try {
         expect((await get(app, '/metrics', auth)).status).toBe(503);
       } finally {
-        delete (broken as { metrics?: unknown }).metrics;
+        broken.getMetricsAsArray = listing;
       }
       expect((await get(app, '/metrics', auth)).status).toBe(200);
     });

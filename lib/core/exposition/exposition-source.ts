@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client';
 import { acceptsProtobuf, type RenderedExposition, renderProtobuf } from './protobuf.js';
-import { renderRegistry } from './render-metrics.js';
+import { renderExposition, type ChunkSink } from './render-exposition.js';
+import { formatOf, negotiate, renderRegistry } from './render-metrics.js';
 
 /**
  * Where a scrape's exposition comes from: this process's registry, or (in a Node cluster) the
@@ -17,6 +18,11 @@ import { renderRegistry } from './render-metrics.js';
 export interface ExpositionSource {
   /** The exposition in the format `accept` asks for; only the families in `names`, when given. */
   render(accept: string | undefined, names?: string[]): Promise<RenderedExposition>;
+  /**
+   * The same exposition handed to `onSlice` a slice at a time, giving the event loop back between
+   * slices: what scrapes use. Resolves once the last slice is handed over.
+   */
+  expose(accept: string | undefined, names: string[] | undefined, onSlice: ChunkSink): Promise<void>;
 }
 
 /** Injection token of the app's {@link ExpositionSource}. */
@@ -30,5 +36,13 @@ export class RegistryExposition implements ExpositionSource {
     // Only a scraper that asks for protobuf gets it: the text formats stay as they were.
     if (acceptsProtobuf(accept)) return renderProtobuf(this.registry, names);
     return renderRegistry(this.registry, accept, names);
+  }
+
+  async expose(accept: string | undefined, names: string[] | undefined, onSlice: ChunkSink): Promise<void> {
+    if (acceptsProtobuf(accept)) {
+      onSlice((await renderProtobuf(this.registry, names)).body);
+      return;
+    }
+    await renderExposition(this.registry, formatOf(negotiate(accept)), names, onSlice);
   }
 }

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { requestedNames } from './render-metrics.js';
-import type { ScrapeResponse } from './scrape-response.js';
+import { bodyLength, endWithBody, type ScrapeResponse } from './scrape-response.js';
 
 export type ScrapeHandlerFn = (
   accept: string | undefined,
@@ -51,8 +51,9 @@ export function createMetricsHttpServer(
     }
     scrape(header(req, 'accept'), header(req, 'accept-encoding'), requestedNames(url)).then(
       ({ status, headers, body }) => {
-        res.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(body) });
-        res.end(req.method === 'HEAD' ? undefined : body);
+        res.writeHead(status, { ...headers, 'Content-Length': bodyLength(body) });
+        if (req.method === 'HEAD') res.end();
+        else endWithBody(res, body);
       },
       (error: unknown) => {
         onError(error);

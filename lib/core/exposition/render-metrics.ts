@@ -1,5 +1,5 @@
 import { Registry, type RegistryContentType } from 'prom-client';
-import { registerCollectableMetric } from '../../compat/prom-client.js';
+import { type CollectedValues, type ExpositionFormat, renderCollected, renderExposition } from './render-exposition.js';
 
 /**
  * An exposition rendered for one scrape: its `Content-Type` and its text.
@@ -26,21 +26,29 @@ export function negotiate(accept: string | undefined): RegistryContentType {
 }
 
 /**
- * Renders a registry in the format `accept` asks for. prom-client renames counters for good while
- * rendering OpenMetrics (`metric.name` loses `_total`) and fixes a registry's format at
- * construction: OpenMetrics, and any format the registry was not made for, are rendered from a
- * snapshot in a registry of that format.
+ * The renderer's name of the format a content type stands for.
+ *
+ * @example
+ * formatOf(negotiate(req.headers.accept)); // 'openmetrics' for Prometheus' Accept header
+ */
+export function formatOf(contentType: RegistryContentType): ExpositionFormat {
+  return contentType === Registry.OPENMETRICS_CONTENT_TYPE ? 'openmetrics' : 'text';
+}
+
+/**
+ * Renders a registry in the format `accept` asks for, whatever format the registry was made for,
+ * as prom-client's `registry.metrics()` would (lib/core/exposition), yielding to the event loop
+ * every few milliseconds. Unlike prom-client's OpenMetrics rendering, it renames no counter.
  */
 export async function renderRegistry(
   registry: Registry,
   accept: string | undefined,
   names?: readonly string[],
 ): Promise<RenderedMetrics> {
-  const wanted = negotiate(accept);
-  if (names === undefined && wanted === Registry.PROMETHEUS_CONTENT_TYPE && registry.contentType === wanted) {
-    return { contentType: wanted, body: await registry.metrics() };
-  }
-  return renderJson(await registry.getMetricsAsJSON(), accept, names);
+  const contentType = negotiate(accept);
+  const slices: string[] = [];
+  await renderExposition(registry, formatOf(contentType), names, slice => slices.push(slice));
+  return { contentType, body: slices.join('') };
 }
 
 /** The metric names a scrape asks for (`?name[]=a&name[]=b`, as client_golang takes them), if any. */
@@ -58,24 +66,10 @@ export async function renderJson(
   accept: string | undefined,
   names?: readonly string[],
 ): Promise<RenderedMetrics> {
-  const wanted = negotiate(accept);
-  const view = new (Registry as new (type: RegistryContentType) => Registry<RegistryContentType>)(wanted);
-  const only = names === undefined ? undefined : new Set(names);
-  for (const metric of metrics) {
-    if (only === undefined || only.has(metric.name)) registerCollectableMetric(view, snapshot(metric));
-  }
-  return { contentType: wanted, body: await view.metrics() };
-}
-
-function snapshot(metric: MetricsJson[number]) {
-  return {
-    name: metric.name,
-    help: metric.help,
-    type: metric.type,
-    aggregator: metric.aggregator,
-    // eslint-disable-next-line @typescript-eslint/require-await -- part of a Promise-returning contract: a throw must become a rejection
-    async get(this: { name: string }) {
-      return { ...metric, name: this.name };
-    },
-  };
+  const contentType = negotiate(accept);
+  const slices: string[] = [];
+  await renderCollected(metrics as unknown as CollectedValues[], formatOf(contentType), names, slice =>
+    slices.push(slice),
+  );
+  return { contentType, body: slices.join('') };
 }

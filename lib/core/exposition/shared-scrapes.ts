@@ -1,17 +1,25 @@
-import { acceptsProtobuf, PROTOBUF_CONTENT_TYPE, type RenderedExposition } from './protobuf.js';
+import { type ExpositionBodies, ExpositionBody } from './exposition-body.js';
+import type { ChunkSink } from './render-exposition.js';
+import { acceptsGzip } from './accept-encoding.js';
+import { acceptsProtobuf, PROTOBUF_CONTENT_TYPE } from './protobuf.js';
 import { negotiate } from './render-metrics.js';
-import { gzipBody, type ScrapeResponse, scrapeFailure, scrapeResponse } from './scrape-response.js';
+import { type ScrapeResponse, scrapeFailure, scrapeResponse } from './scrape-response.js';
 
 /** What `maxConcurrentScrapes` defaults to: a Prometheus pair (sharing) and a person with curl. */
 export const DEFAULT_MAX_CONCURRENT_SCRAPES = 2;
 
-/** Renders the exposition in a format, with an optional `?name[]=` filter. */
-export type RenderFn = (accept: string | undefined, names: string[] | undefined) => Promise<RenderedExposition>;
+/**
+ * Renders the exposition in the format `negotiate(accept)` names, with an optional `?name[]=`
+ * filter, handing it to `onSlice` a slice at a time; resolves when it is complete.
+ */
+export type RenderFn = (accept: string | undefined, names: string[] | undefined, onSlice: ChunkSink) => Promise<void>;
 
 interface Rendering {
-  rendered: Promise<RenderedExposition>;
-  /** The gzipped body, made once for every scrape of this rendering that accepts gzip. */
-  gzipped?: Promise<Buffer>;
+  contentType: string;
+  /** Whether a scrape of it takes the body as it is, gzipped: all known before it starts. */
+  plain: boolean;
+  gzip: boolean;
+  bodies: Promise<ExpositionBodies>;
 }
 
 /** Longest pause between two renderings (see `SharedScrapes`): Prometheus' scrape timeout is 10 s by default. */
@@ -19,12 +27,14 @@ export const MAX_RENDERING_GAP_MS = 1000;
 
 /**
  * Answers scrapes while bounding the work they cost. Rendering ~24k series takes tens to hundreds
- * of milliseconds of the event loop in one piece, so clients looping on `/metrics` could take
- * nearly all of the app's CPU. Three things bound that:
+ * of milliseconds of CPU (in slices: see lib/core/exposition), so clients looping on `/metrics`
+ * could take nearly all of the app's CPU. Three things bound that:
  * - renderings run one at a time, and the next starts no sooner than the last one took (at most
  *   `MAX_RENDERING_GAP_MS`) after it ended: scrapes get at most about half of the event loop;
  * - scrapes that arrive while a rendering of the same format and filter waits for its turn share
- *   it (and its gzipped body), so clients looping on the endpoint cost one rendering between them;
+ *   it, so clients looping on the endpoint cost one rendering between them; the rendering makes
+ *   the plain body, the gzipped one (streamed through the compressor as it is rendered), or both,
+ *   as the scrapes sharing it accept;
  * - at most `maxConcurrent` renderings wait or run at once; a scrape that would need one more is
  *   answered `503` with `Retry-After: 1` at once.
  * Nothing is cached, and a scrape never joins a rendering that has started: a value recorded
@@ -32,8 +42,8 @@ export const MAX_RENDERING_GAP_MS = 1000;
  *
  * @example
  * const scrapes = new SharedScrapes(2);
- * const response = await scrapes.respond(req.headers.accept, req.headers['accept-encoding'], undefined, (accept, names) =>
- *   renderRegistry(registry, accept, names),
+ * const response = await scrapes.respond(req.headers.accept, req.headers['accept-encoding'], undefined, (accept, names, onSlice) =>
+ *   renderExposition(registry, formatOf(negotiate(accept)), names, onSlice),
  * );
  */
 export class SharedScrapes {
@@ -56,25 +66,31 @@ export class SharedScrapes {
     render: RenderFn,
   ): Promise<ScrapeResponse> {
     // Formats render from `negotiate(accept)` alone (or protobuf), so that is what identical scrapes share.
-    const format = acceptsProtobuf(accept) ? PROTOBUF_CONTENT_TYPE : negotiate(accept);
-    const key = names === undefined ? format : `${format}\n${[...new Set(names)].sort().join('\n')}`;
+    const contentType = acceptsProtobuf(accept) ? PROTOBUF_CONTENT_TYPE : negotiate(accept);
+    const key = names === undefined ? contentType : `${contentType}\n${[...new Set(names)].sort().join('\n')}`;
     let rendering = this.queued.get(key);
     if (rendering === undefined) {
       if (this.active >= this.maxConcurrent) return tooManyScrapes();
-      const next: Rendering = { rendered: this.enqueue(key, render, accept, names) };
+      const next: Rendering = { contentType, plain: false, gzip: false, bodies: undefined as never };
+      next.bodies = this.enqueue(key, next, render, accept, names);
       rendering = next;
       this.queued.set(key, next);
     }
-    const shared = rendering;
-    return scrapeResponse(await shared.rendered, acceptEncoding, body => (shared.gzipped ??= gzipBody(body)));
+    // Before the rendering starts (it waits at least for the next turn): it makes what is asked.
+    const gzip = acceptsGzip(acceptEncoding);
+    if (gzip) rendering.gzip = true;
+    else rendering.plain = true;
+    const bodies = await rendering.bodies;
+    return scrapeResponse(contentType, (gzip ? bodies.gzipped : bodies.plain) as Buffer | readonly Buffer[], gzip);
   }
 
   private enqueue(
     key: string,
+    rendering: Rendering,
     render: RenderFn,
     accept: string | undefined,
     names: string[] | undefined,
-  ): Promise<RenderedExposition> {
+  ): Promise<ExpositionBodies> {
     this.active++;
     const run = this.tail.then(async () => {
       const wait = this.notBefore - Date.now();
@@ -82,8 +98,13 @@ export class SharedScrapes {
       // From now on, a scrape of this key waits for the next rendering: it may hold newer values.
       this.queued.delete(key);
       const started = Date.now();
+      const body = new ExpositionBody(rendering);
       try {
-        return await startRendering(render, accept, names);
+        await startRendering(render, accept, names, slice => body.write(slice));
+        return await body.end();
+      } catch (error) {
+        body.destroy();
+        throw error;
       } finally {
         this.active--;
         const ended = Date.now();
@@ -100,8 +121,9 @@ async function startRendering(
   render: RenderFn,
   accept: string | undefined,
   names: string[] | undefined,
-): Promise<RenderedExposition> {
-  return render(accept, names);
+  onSlice: ChunkSink,
+): Promise<void> {
+  return render(accept, names, onSlice);
 }
 
 function tooManyScrapes(): ScrapeResponse {
