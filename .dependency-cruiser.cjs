@@ -44,6 +44,13 @@ module.exports = {
       to: { path: '^lib/', pathNot: '^lib/(compat|interfaces)/' },
     },
     {
+      name: 'interfaces-are-the-bottom',
+      severity: 'error',
+      comment: 'Option types describe what users pass and what the features read; they import nothing of ours.',
+      from: { path: '^lib/interfaces/' },
+      to: { path: '^lib/', pathNot: '^lib/interfaces/' },
+    },
+    {
       name: 'core-below-decorators-and-runtime',
       severity: 'error',
       comment: 'The metric engine and exposition do not know Nest features (decorators, the runtime).',

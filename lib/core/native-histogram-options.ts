@@ -1,12 +1,8 @@
 import type { NativeHistogramOptions } from '../interfaces/prometheus-module-options.interface.js';
-import { type NativeHistogramConfig, resolveNativeHistogramConfig } from './native-histogram.js';
+import type { ResolvedNativeHistograms } from '../interfaces/resolved-options.interface.js';
+import { resolveNativeHistogramConfig } from './native-histogram.js';
 
-/** `nativeHistograms` checked, defaults filled in. */
-export interface ResolvedNativeHistograms {
-  readonly config: NativeHistogramConfig;
-  /** Whether the classic buckets are kept alongside. */
-  readonly classicBuckets: boolean;
-}
+export type { ResolvedNativeHistograms };
 
 const KEYS = new Set(['bucketFactor', 'maxBuckets', 'zeroThreshold', 'classicBuckets']);
 

@@ -4,6 +4,10 @@
 // 2^(key * 2^-s), so each bucket is 2^(2^-s) times wider than the one below it, bucket 0 is
 // (2^-(2^-s), 1], and a value exactly on a bound belongs to the bucket below.
 
+import type { NativeHistogramConfig } from '../interfaces/resolved-options.interface.js';
+
+export type { NativeHistogramConfig };
+
 /** The finest schema Prometheus accepts: 256 buckets per power of two. */
 export const MAX_NATIVE_SCHEMA = 8;
 /** The coarsest schema: one bucket per 2^16. Resolution reduction stops here. */
@@ -21,13 +25,6 @@ export const DEFAULT_NATIVE_ZERO_THRESHOLD = 2 ** -128;
  * too many buckets, rather than holding a huge array.
  */
 export const MAX_NATIVE_BUCKET_SPAN = 4096;
-
-/** How a native histogram is laid out: see {@link resolveNativeHistogramConfig}. */
-export interface NativeHistogramConfig {
-  readonly schema: number;
-  readonly maxBuckets: number;
-  readonly zeroThreshold: number;
-}
 
 /**
  * The schema whose bucket growth factor 2^(2^-schema) is the largest not above `bucketFactor`

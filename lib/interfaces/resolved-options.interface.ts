@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http';
 import type { Registry } from 'prom-client';
-import type { ResolvedNativeHistograms } from '../core/native-histogram-options.js';
 import type {
   DefaultMetricsOptions,
   HttpRequestInfo,
@@ -101,4 +100,18 @@ export interface ResolvedStatusPageOptions {
   path: string;
   refreshSeconds: number;
   historyMinutes: number;
+}
+
+/** How a native histogram is laid out (see `resolveNativeHistogramConfig` in lib/core/native-histogram.ts). */
+export interface NativeHistogramConfig {
+  readonly schema: number;
+  readonly maxBuckets: number;
+  readonly zeroThreshold: number;
+}
+
+/** `nativeHistograms` checked, defaults filled in. */
+export interface ResolvedNativeHistograms {
+  readonly config: NativeHistogramConfig;
+  /** Whether the classic buckets are kept alongside. */
+  readonly classicBuckets: boolean;
 }
