@@ -275,7 +275,7 @@ async function writeSeriesFamily(
     return;
   }
   // A series metric of a kind this renderer does not know: format what its get() gives.
-  await writeSamples((await metric.get()), name, openMetrics, defaults, out);
+  await writeSamples(await metric.get(), name, openMetrics, defaults, out);
 }
 
 async function writeCollectedFamily(
