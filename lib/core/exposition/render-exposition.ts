@@ -19,7 +19,9 @@ export type ExpositionFormat = 'text' | 'openmetrics';
  * Receives the exposition a slice at a time, in order.
  *
  * @example
+ * ```ts
  * const onSlice: SliceSink = slice => body.write(slice);
+ * ```
  */
 export type SliceSink = (slice: string) => void;
 
@@ -27,7 +29,9 @@ export type SliceSink = (slice: string) => void;
  * Where a scrape's body goes as it is made: text slices, or the protobuf exposition's bytes.
  *
  * @example
+ * ```ts
  * const onChunk: ChunkSink = chunk => body.write(chunk);
+ * ```
  */
 export type ChunkSink = (chunk: string | Buffer) => void;
 
