@@ -39,7 +39,7 @@ describe.each(ADAPTERS)('README examples on %s', adapter => {
 
   it('Status page: the page and its data answer, and are never counted', async () => {
     const { AppModule } = await generated<{ AppModule: Type }>('status-page');
-    app = await createApp(adapter, { imports: [AppModule] });
+    const app = await boot({ imports: [AppModule] });
     const page = await request(app.getHttpServer()).get('/metrics/status').expect(200);
     expect(page.headers['content-security-policy']).toContain("script-src 'self'");
     const data = await request(app.getHttpServer()).get('/metrics/status.json').expect(200);
