@@ -468,8 +468,8 @@ describe('observability/grafana-dashboard.json: structure', () => {
     }
   });
 
-  it('covers the default metrics of the library (the HTTP names in lib/prometheus-options.ts)', () => {
-    const source = readFileSync(join(ROOT, 'lib', 'prometheus-options.ts'), 'utf8');
+  it('covers the default metrics of the library (the HTTP names in lib/http/http.options.ts)', () => {
+    const source = readFileSync(join(ROOT, 'lib', 'http', 'http.options.ts'), 'utf8');
     const table = /const HTTP_METRIC_NAMES[^{]*\{([^}]*)\}/.exec(source)?.[1] ?? '';
     const libNames = [...table.matchAll(/'(http_[a-z_]+)'/g)].map(m => m[1]);
     expect(libNames.length).toBeGreaterThanOrEqual(6);
