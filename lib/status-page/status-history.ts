@@ -1,5 +1,16 @@
 import { getHeapStatistics } from 'node:v8';
 import type { Registry } from 'prom-client';
+import {
+  keyOf,
+  mergeStatus,
+  STATUS_CLASSES,
+  type StatusSectionName,
+  type StatusSnapshot,
+  type StatusSnapshotRow,
+  type StatusView,
+} from './status-merge.js';
+
+export { quantile, type StatusRow, type StatusView } from './status-merge.js';
 
 /**
  * Metrics as `Registry.getMetricsAsJSON()` returns them.
@@ -13,8 +24,7 @@ export type MetricsSnapshot = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 type MetricJson = MetricsSnapshot[number];
 type Labels = Record<string, string | number | undefined>;
 
-/** Requests are counted in five classes: 1xx to 5xx (`outcome` families: success in 2xx, error in 5xx). */
-const CLASSES = 5;
+const CLASSES = STATUS_CLASSES;
 /** The span of a row's rate and quantiles. */
 const WINDOW_SECONDS = 60;
 /**
@@ -41,7 +51,7 @@ const OVERFLOW_LABEL_VALUE = '__overflow__';
  * ```
  */
 export interface RequestFamily {
-  section: 'http' | 'outbound' | 'rpc' | 'ws' | 'graphql';
+  section: StatusSectionName;
   /** Counter of requests. */
   requests: string;
   /** Histogram of durations, in seconds, with `bounds` as buckets. */
@@ -90,95 +100,17 @@ interface GroupWindow {
   buckets: Float64Array;
 }
 
-/**
- * One row of the page: a route (or an outbound host, a pattern, ...).
- *
- * @example
- * ```ts
- * const slowest = view.sections[0].rows.sort((a: StatusRow, b: StatusRow) => (b.p99 ?? 0) - (a.p99 ?? 0))[0];
- * ```
- */
-export interface StatusRow {
-  labels: Record<string, string>;
-  /** Requests counted since the series began. */
-  requests: number;
-  /** Requests per second over the window. */
-  rate: number;
-  /** Share of the window's requests answered 4xx (`null` without requests). */
-  ratio4xx: number | null;
-  /** Share of the window's requests answered 5xx, or that failed (`null` without requests). */
-  ratio5xx: number | null;
-  /** Seconds, estimated from the histogram's bucket deltas over the window (`null` without requests). */
-  p50: number | null;
-  p95: number | null;
-  p99: number | null;
-  inFlight: number | null;
-  /** Exception classes by count since start, most first (at most 3). */
-  exceptions: { name: string; count: number }[];
-}
+/** The app-wide history's gauges, one value per tick (`NaN`: nothing to show). */
+const GAUGES = ['seconds', 'inFlight', 'cpuRatio', 'heapUsedBytes', 'eventLoopLagSeconds'] as const;
+type Gauge = (typeof GAUGES)[number];
 
 /**
- * The page's data, served at `{path}.json` (its shape is in the README, "Status page").
- *
- * @example
- * ```ts
- * const view = (await (await fetch('http://localhost:3000/metrics/status.json')).json()) as StatusView;
- * ```
- */
-export interface StatusView {
-  version: 1;
-  /** When the view was taken (ms since the epoch). */
-  time: number;
-  refreshSeconds: number;
-  historyMinutes: number;
-  /** Seconds the rates and quantiles of rows span (less right after start). */
-  windowSeconds: number;
-  sections: { name: RequestFamily['section']; keyLabels: readonly string[]; total: StatusRow; rows: StatusRow[] }[];
-  process: { cpuRatio: number | null; heapUsedBytes: number; eventLoopLagSeconds: number | null };
-  history: {
-    time: number[];
-    rate: {
-      '1xx': (number | null)[];
-      '2xx': (number | null)[];
-      '3xx': (number | null)[];
-      '4xx': (number | null)[];
-      '5xx': (number | null)[];
-    };
-    p50: (number | null)[];
-    p95: (number | null)[];
-    p99: (number | null)[];
-    inFlight: (number | null)[];
-    cpuRatio: (number | null)[];
-    heapUsedBytes: (number | null)[];
-    eventLoopLagSeconds: (number | null)[];
-  };
-  cardinality: {
-    maxSeriesPerMetric: number | null;
-    metrics: { name: string; type: string; series: number; overflowed: boolean; diverted: number }[];
-  };
-}
-
-const HISTORY_SERIES = [
-  'rate1xx',
-  'rate2xx',
-  'rate3xx',
-  'rate4xx',
-  'rate5xx',
-  'p50',
-  'p95',
-  'p99',
-  'inFlight',
-  'cpuRatio',
-  'heapUsedBytes',
-  'eventLoopLagSeconds',
-] as const;
-type HistorySeries = (typeof HISTORY_SERIES)[number];
-
-/**
- * The status page's memory: the last `historyMinutes` of the app-wide series (one point per tick),
- * and the last minute of every row's cumulative values (for its rate and quantiles). Fed by
- * {@link StatusHistory.sample} on a timer from the registry's own series: nothing per request.
- * Every buffer is a typed array of fixed size, so the memory is bounded: see {@link StatusHistory.bytes}.
+ * The status page's memory: the last `historyMinutes` of the app-wide HTTP counts and bucket
+ * counts per tick (with the process's gauges), and the last minute of every row's cumulative values
+ * (for its rate and quantiles). Fed by {@link StatusHistory.sample} on a timer from the registry's
+ * own series: nothing per request. Every buffer is a typed array of fixed size, so the memory is
+ * bounded: see {@link StatusHistory.bytes}. It keeps counts, not rates or quantiles, so that the
+ * numbers of a cluster's workers add up ({@link StatusHistory.snapshot}, `mergeStatus`).
  *
  * @example
  * ```ts
@@ -195,7 +127,14 @@ export class StatusHistory {
   /** Points of the app-wide history. */
   private readonly points: number;
   private readonly times: Float64Array;
-  private readonly series: Record<HistorySeries, Float64Array>;
+  /** The HTTP family (whose requests the history's charts show) and its bucket width. */
+  private readonly http?: RequestFamily;
+  private readonly httpWidth: number;
+  /** Per point: HTTP requests per class since the previous tick (`NaN`: none to compare with). */
+  private readonly counts: Float64Array;
+  /** Per point: HTTP observations per bucket (cumulative) since the previous tick. */
+  private readonly buckets: Float64Array;
+  private readonly gauges: Record<Gauge, Float64Array>;
   private ticks = 0;
   private previous?: { time: number; counts: Float64Array; buckets: Float64Array; cpu: NodeJS.CpuUsage };
 
@@ -209,14 +148,18 @@ export class StatusHistory {
     this.windows = sources.families.map(() => new Map<string, GroupWindow>());
     this.points = Math.ceil((historyMinutes * 60) / refreshSeconds);
     this.times = new Float64Array(this.points);
-    this.series = {} as Record<HistorySeries, Float64Array>;
-    for (const name of HISTORY_SERIES) this.series[name] = new Float64Array(this.points).fill(NaN);
+    this.http = sources.families.find(family => family.section === 'http');
+    this.httpWidth = this.http?.duration ? this.http.bounds.length + 1 : 0;
+    this.counts = new Float64Array(this.points * CLASSES).fill(NaN);
+    this.buckets = new Float64Array(this.points * this.httpWidth).fill(NaN);
+    this.gauges = {} as Record<Gauge, Float64Array>;
+    for (const name of GAUGES) this.gauges[name] = new Float64Array(this.points).fill(NaN);
   }
 
   /** Bytes held by the history's buffers (the typed arrays; the rows' keys and maps come on top). */
   bytes(): number {
-    let bytes = this.windowTimes.byteLength + this.times.byteLength;
-    for (const name of HISTORY_SERIES) bytes += this.series[name].byteLength;
+    let bytes = this.windowTimes.byteLength + this.times.byteLength + this.counts.byteLength + this.buckets.byteLength;
+    for (const name of GAUGES) bytes += this.gauges[name].byteLength;
     for (const windows of this.windows) {
       for (const window of windows.values()) bytes += window.counts.byteLength + window.buckets.byteLength;
     }
@@ -236,13 +179,9 @@ export class StatusHistory {
     const slot = this.ticks % this.windowSlots;
     this.windowTimes[slot] = now;
     let http: Map<string, GroupSample> | undefined;
-    let httpFamily: RequestFamily | undefined;
     this.sources.families.forEach((family, index) => {
       const groups = readFamily(byName, family);
-      if (family.section === 'http') {
-        http = groups;
-        httpFamily = family;
-      }
+      if (family === this.http) http = groups;
       const windows = this.windows[index];
       const width = family.duration ? family.bounds.length + 1 : 0;
       for (const [key, group] of groups) {
@@ -261,17 +200,12 @@ export class StatusHistory {
       }
     });
     this.ticks++;
-    this.record(now, http, httpFamily, byName);
+    this.record(now, http, byName);
   }
 
-  /** One point of the app-wide history: rates and quantiles since the previous tick. */
-  private record(
-    now: number,
-    http: Map<string, GroupSample> | undefined,
-    family: RequestFamily | undefined,
-    byName: Map<string, MetricJson>,
-  ): void {
-    const width = family?.duration ? family.bounds.length + 1 : 0;
+  /** One point of the app-wide history: counts since the previous tick, and the gauges now. */
+  private record(now: number, http: Map<string, GroupSample> | undefined, byName: Map<string, MetricJson>): void {
+    const width = this.httpWidth;
     const counts = new Float64Array(CLASSES);
     const buckets = new Float64Array(width);
     let inFlight = 0;
@@ -283,74 +217,78 @@ export class StatusHistory {
     const cpu = process.cpuUsage();
     const point = (this.ticks - 1) % this.points;
     this.times[point] = now;
-    for (const name of HISTORY_SERIES) this.series[name][point] = NaN;
+    this.counts.fill(NaN, point * CLASSES, (point + 1) * CLASSES);
+    this.buckets.fill(NaN, point * width, (point + 1) * width);
+    for (const name of GAUGES) this.gauges[name][point] = NaN;
     const previous = this.previous;
     this.previous = { time: now, counts, buckets, cpu };
-    this.series.heapUsedBytes[point] = getHeapStatistics().used_heap_size;
-    this.series.eventLoopLagSeconds[point] = gaugeValue(byName.get(this.sources.eventLoopLag));
-    this.series.inFlight[point] = http ? inFlight : NaN;
+    this.gauges.heapUsedBytes[point] = getHeapStatistics().used_heap_size;
+    this.gauges.eventLoopLagSeconds[point] = gaugeValue(byName.get(this.sources.eventLoopLag));
+    this.gauges.inFlight[point] = http ? inFlight : NaN;
     if (!previous || now <= previous.time) return;
     const seconds = (now - previous.time) / 1000;
+    this.gauges.seconds[point] = seconds;
     const busy = cpu.user - previous.cpu.user + cpu.system - previous.cpu.system;
-    this.series.cpuRatio[point] = busy / 1e6 / seconds;
+    this.gauges.cpuRatio[point] = busy / 1e6 / seconds;
     if (!http) return;
-    for (let c = 0; c < CLASSES; c++) {
-      this.series[`rate${c + 1}xx` as HistorySeries][point] = delta(counts[c], previous.counts[c]) / seconds;
-    }
-    if (width > 0 && family) {
-      const deltas = deltasOf(buckets, previous.buckets);
-      this.series.p50[point] = quantile(0.5, family.bounds, deltas);
-      this.series.p95[point] = quantile(0.95, family.bounds, deltas);
-      this.series.p99[point] = quantile(0.99, family.bounds, deltas);
-    }
+    for (let c = 0; c < CLASSES; c++) this.counts[point * CLASSES + c] = delta(counts[c], previous.counts[c]);
+    if (width > 0) this.buckets.set(deltasOf(buckets, previous.buckets), point * width);
   }
 
   /** The page's data: `metrics` read now, against the oldest tick of the last minute. */
   view(metrics: MetricsSnapshot, now: number): StatusView {
+    return mergeStatus([this.snapshot(metrics, now)], 1);
+  }
+
+  /**
+   * This process's numbers for the page, as counts (JSON, for the cluster's IPC): `metrics` read
+   * now, against the oldest tick of the last minute, and the history's counts per tick.
+   *
+   * @example
+   * ```ts
+   * const view = mergeStatus([history.snapshot(await registry.getMetricsAsJSON(), Date.now())], 1);
+   * ```
+   */
+  snapshot(metrics: MetricsSnapshot, now: number): StatusSnapshot {
     const byName = indexByName(metrics);
     const held = Math.min(this.ticks, this.windowSlots);
     const oldestSlot = held === 0 ? -1 : (this.ticks - held) % this.windowSlots;
     const since = oldestSlot === -1 ? now : this.windowTimes[oldestSlot];
     const seconds = Math.max((now - since) / 1000, 0);
-    const sections = this.sources.families.flatMap((family, index) => {
-      const groups = readFamily(byName, family);
+    const sections = this.sources.families.flatMap((family, index): StatusSnapshot['sections'] => {
       if (!byName.has(family.requests)) return [];
+      const groups = readFamily(byName, family);
       const width = family.duration ? family.bounds.length + 1 : 0;
       const windows = this.windows[index];
-      const rows: StatusRow[] = [];
-      const total: GroupSample = {
-        labels: {},
-        counts: new Float64Array(CLASSES),
-        buckets: new Float64Array(width),
-        inFlight: 0,
-      };
-      const totalBase = { counts: new Float64Array(CLASSES), buckets: new Float64Array(width) };
+      const rows: StatusSnapshotRow[] = [];
       for (const [key, group] of groups) {
-        const window = windows.get(key);
-        const base = {
-          counts:
-            window && oldestSlot !== -1
-              ? window.counts.subarray(oldestSlot * CLASSES, (oldestSlot + 1) * CLASSES)
-              : new Float64Array(CLASSES),
-          buckets:
-            window && oldestSlot !== -1
-              ? window.buckets.subarray(oldestSlot * width, (oldestSlot + 1) * width)
-              : new Float64Array(width),
-        };
-        rows.push(toRow(group, base, family, seconds));
-        addInto(total.counts, group.counts);
-        addInto(total.buckets, group.buckets);
-        addInto(totalBase.counts, base.counts);
-        addInto(totalBase.buckets, base.buckets);
-        total.inFlight += group.inFlight;
-        for (const [name, count] of group.exceptions ?? []) {
-          total.exceptions ??= new Map();
-          total.exceptions.set(name, (total.exceptions.get(name) ?? 0) + count);
+        const window = oldestSlot === -1 ? undefined : windows.get(key);
+        const windowCounts: number[] = [];
+        for (let c = 0; c < CLASSES; c++) {
+          windowCounts.push(delta(group.counts[c], window ? window.counts[oldestSlot * CLASSES + c] : 0));
         }
+        const base = window
+          ? window.buckets.subarray(oldestSlot * width, (oldestSlot + 1) * width)
+          : new Float64Array(width);
+        let requests = 0;
+        for (let c = 0; c < CLASSES; c++) requests += group.counts[c];
+        rows.push({
+          labels: group.labels,
+          requests,
+          window: windowCounts,
+          buckets: width > 0 ? Array.from(deltasOf(group.buckets, base)) : [],
+          inFlight: group.inFlight,
+          exceptions: group.exceptions ? [...group.exceptions] : [],
+        });
       }
-      rows.sort((a, b) => b.requests - a.requests);
       return [
-        { name: family.section, keyLabels: family.keyLabels, total: toRow(total, totalBase, family, seconds), rows },
+        {
+          name: family.section,
+          keyLabels: family.keyLabels,
+          bounds: width > 0 ? family.bounds : [],
+          inProgress: family.inProgress !== undefined,
+          rows,
+        },
       ];
     });
     const last = this.ticks === 0 ? -1 : (this.ticks - 1) % this.points;
@@ -362,32 +300,29 @@ export class StatusHistory {
       windowSeconds: seconds,
       sections,
       process: {
-        cpuRatio: last === -1 ? null : finite(this.series.cpuRatio[last]),
+        cpuRatio: last === -1 ? null : finite(this.gauges.cpuRatio[last]),
         heapUsedBytes: getHeapStatistics().used_heap_size,
         eventLoopLagSeconds: finite(gaugeValue(byName.get(this.sources.eventLoopLag))),
       },
-      history: this.historyView(),
+      history: this.historySnapshot(),
       cardinality: cardinalityOf(metrics, byName, this.sources),
     };
   }
 
-  private historyView(): StatusView['history'] {
+  private historySnapshot(): StatusSnapshot['history'] {
     const count = Math.min(this.ticks, this.points);
     const first = this.ticks - count;
     const order = Array.from({ length: count }, (_, i) => (first + i) % this.points);
-    const of = (name: HistorySeries) => order.map(i => finite(this.series[name][i]));
+    const of = (name: Gauge) => order.map(i => finite(this.gauges[name][i]));
+    const width = this.httpWidth;
+    const rowOf = (values: Float64Array, size: number, i: number) =>
+      size === 0 || Number.isNaN(values[i * size]) ? null : Array.from(values.subarray(i * size, (i + 1) * size));
     return {
+      bounds: width > 0 && this.http ? this.http.bounds : [],
       time: order.map(i => this.times[i]),
-      rate: {
-        '1xx': of('rate1xx'),
-        '2xx': of('rate2xx'),
-        '3xx': of('rate3xx'),
-        '4xx': of('rate4xx'),
-        '5xx': of('rate5xx'),
-      },
-      p50: of('p50'),
-      p95: of('p95'),
-      p99: of('p99'),
+      seconds: of('seconds'),
+      counts: order.map(i => rowOf(this.counts, CLASSES, i)),
+      buckets: order.map(i => rowOf(this.buckets, width, i)),
       inFlight: of('inFlight'),
       cpuRatio: of('cpuRatio'),
       heapUsedBytes: of('heapUsedBytes'),
@@ -396,49 +331,10 @@ export class StatusHistory {
   }
 }
 
-function toRow(
-  group: GroupSample,
-  base: { counts: Float64Array; buckets: Float64Array },
-  family: RequestFamily,
-  seconds: number,
-): StatusRow {
-  let requests = 0;
-  let windowed = 0;
-  for (let c = 0; c < CLASSES; c++) {
-    requests += group.counts[c];
-    windowed += delta(group.counts[c], base.counts[c]);
-  }
-  const ratio = (c: number) => (windowed > 0 ? delta(group.counts[c], base.counts[c]) / windowed : null);
-  const deltas = family.duration ? deltasOf(group.buckets, base.buckets) : undefined;
-  const q = (p: number) => (deltas ? finite(quantile(p, family.bounds, deltas)) : null);
-  const exceptions = [...(group.exceptions ?? [])]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, 3)
-    .map(([name, count]) => ({ name, count }));
-  return {
-    labels: group.labels,
-    requests,
-    rate: seconds > 0 ? windowed / seconds : 0,
-    ratio4xx: ratio(3),
-    ratio5xx: ratio(4),
-    p50: q(0.5),
-    p95: q(0.95),
-    p99: q(0.99),
-    inFlight: family.inProgress ? group.inFlight : null,
-    exceptions,
-  };
-}
-
 function indexByName(metrics: MetricsSnapshot): Map<string, MetricJson> {
   const byName = new Map<string, MetricJson>();
   for (const metric of metrics) byName.set(metric.name, metric);
   return byName;
-}
-
-function keyOf(labels: Labels, keyLabels: readonly string[]): string {
-  let key = '';
-  for (const name of keyLabels) key += `${String(labels[name] ?? '')}\u0000`;
-  return key;
 }
 
 /** The class slot (0 for 1xx to 4 for 5xx) of a series, or -1. */
@@ -537,31 +433,6 @@ function cardinalityOf(
     maxSeriesPerMetric: Number.isFinite(sources.maxSeriesPerMetric) ? sources.maxSeriesPerMetric : null,
     metrics: list,
   };
-}
-
-/**
- * The `q` quantile of a histogram's (cumulative) bucket counts, interpolated within its bucket as
- * Prometheus's `histogram_quantile()` does; the highest bound when it falls in `+Inf`; `NaN` without
- * observations.
- *
- * @example
- * ```ts
- * quantile(0.5, [0.1, 0.5], Float64Array.from([0, 10, 10])); // 0.3
- * ```
- */
-export function quantile(q: number, bounds: readonly number[], cumulative: ArrayLike<number>): number {
-  const total = cumulative[bounds.length];
-  if (!(total > 0)) return NaN;
-  const rank = q * total;
-  for (let i = 0; i < bounds.length; i++) {
-    if (cumulative[i] >= rank) {
-      const lower = i === 0 ? 0 : bounds[i - 1];
-      const below = i === 0 ? 0 : cumulative[i - 1];
-      const inBucket = cumulative[i] - below;
-      return inBucket > 0 ? lower + ((bounds[i] - lower) * (rank - below)) / inBucket : bounds[i];
-    }
-  }
-  return bounds[bounds.length - 1];
 }
 
 function gaugeValue(metric: MetricJson | undefined): number {
