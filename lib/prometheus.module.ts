@@ -50,6 +50,7 @@ import { servesOnAppPort } from './endpoint/endpoint.options.js';
 import { EXPOSITION_SOURCE, RegistryExposition } from './core/exposition/exposition-source.js';
 import { PrometheusRuntime } from './runtime/prometheus-runtime.js';
 import { PrometheusService } from './runtime/prometheus.service.js';
+import { NO_STATUS_PEERS, STATUS_SOURCE } from './runtime/status-source.js';
 import {
   classGuardsOf,
   createStatusPageControllers,
@@ -95,6 +96,13 @@ const STATUS_PAGE_ROUTE = Symbol('STATUS_PAGE_ROUTE');
       useFactory: (options: ResolvedPrometheusOptions, worker: ClusterWorker, prometheus: PrometheusService) =>
         options.cluster ? worker : new RegistryExposition(prometheus.registry),
       inject: [PROMETHEUS_OPTIONS, ClusterWorker, PrometheusService],
+    },
+    {
+      // In a cluster worker, the status page merges every worker's numbers; otherwise its own.
+      provide: STATUS_SOURCE,
+      useFactory: (options: ResolvedPrometheusOptions, worker: ClusterWorker) =>
+        options.cluster && options.statusPage !== false ? worker : NO_STATUS_PEERS,
+      inject: [PROMETHEUS_OPTIONS, ClusterWorker],
     },
     ScrapeHandler,
     PrometheusMetricsServer,

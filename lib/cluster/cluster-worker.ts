@@ -9,11 +9,16 @@ import { PrometheusRuntime } from '../runtime/prometheus-runtime.js';
 import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
 import type { ResolvedPrometheusOptions } from '../interfaces/resolved-options.interface.js';
 import { PrometheusService } from '../runtime/prometheus.service.js';
+import type { PeerStatuses, StatusSource } from '../runtime/status-source.js';
 import {
   CLUSTER_METRICS_REQUEST,
   CLUSTER_METRICS_RESPONSE,
   CLUSTER_SCRAPE_REQUEST,
   CLUSTER_SCRAPE_RESPONSE,
+  CLUSTER_STATUS_COLLECT,
+  CLUSTER_STATUS_COLLECTED,
+  CLUSTER_STATUS_REQUEST,
+  CLUSTER_STATUS_RESPONSE,
   CLUSTER_WORKER_READY,
 } from './cluster.constants.js';
 
@@ -25,10 +30,12 @@ interface ClusterMessage {
   /** A binary body (the protobuf exposition), base64-encoded. */
   bodyBase64?: string;
   error?: string;
+  statuses?: unknown[];
+  expected?: number;
 }
 
-interface PendingScrape {
-  resolve(rendered: RenderedExposition): void;
+interface Pending<T> {
+  resolve(answer: T): void;
   reject(error: Error): void;
   timer: NodeJS.Timeout;
 }
@@ -36,19 +43,22 @@ interface PendingScrape {
 /**
  * The worker's side of `forRoot({ cluster: true })`: sends its registry to the primary when asked,
  * and asks the primary for the whole cluster's metrics when it is scraped itself (the app's
- * exposition source). Outside a cluster worker it serves the process's own registry.
+ * exposition source). Outside a cluster worker it serves the process's own registry. With the
+ * status page on, the same for the page's numbers: it sends its snapshot when asked, and gathers
+ * the other workers' for its own page (the app's status source).
  */
 @Injectable()
-export class ClusterWorker implements ExpositionSource {
+export class ClusterWorker implements ExpositionSource, StatusSource {
   private readonly logger = new Logger('PrometheusModule');
-  private readonly pending = new Map<number, PendingScrape>();
+  private readonly pending = new Map<number, Pending<RenderedExposition>>();
+  private readonly pendingStatuses = new Map<number, Pending<PeerStatuses>>();
   private nextId = 0;
   private active = false;
 
   constructor(
     @Inject(PROMETHEUS_OPTIONS) private readonly options: ResolvedPrometheusOptions,
     private readonly prometheus: PrometheusService,
-    runtime: PrometheusRuntime,
+    private readonly runtime: PrometheusRuntime,
   ) {
     runtime.at('afterRoutes', 'cluster: connect to the primary', () => this.connect());
     runtime.at('shutdown', 'cluster: disconnect from the primary', () => this.disconnect());
@@ -70,11 +80,47 @@ export class ClusterWorker implements ExpositionSource {
     if (!this.active) return;
     this.active = false;
     process.off('message', this.onMessage);
-    for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
-      p.reject(new Error('the application is shutting down'));
-      this.pending.delete(id);
+    for (const pending of [this.pending, this.pendingStatuses] as Map<number, Pending<unknown>>[]) {
+      for (const [id, p] of pending) {
+        clearTimeout(p.timer);
+        p.reject(new Error('the application is shutting down'));
+        pending.delete(id);
+      }
     }
+  }
+
+  /**
+   * The status page's numbers of the other workers, gathered by the primary (`undefined` outside
+   * a cluster worker); rejects when the primary does not answer.
+   */
+  peers(): Promise<PeerStatuses | undefined> {
+    const cluster = this.options.cluster;
+    if (!this.active || !cluster) return Promise.resolve(undefined);
+    return this.ask(this.pendingStatuses, { type: CLUSTER_STATUS_REQUEST, timeoutMs: cluster.timeoutMs });
+  }
+
+  /** Sends `message` (with a new id) to the primary and waits for the answer that carries the id. */
+  private ask<T>(pending: Map<number, Pending<T>>, message: { type: string; timeoutMs: number }): Promise<T> {
+    const id = ++this.nextId;
+    // The primary waits up to timeoutMs for the workers (this one asks it to); give it that and a margin.
+    const wait = message.timeoutMs + 1000;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(
+          new Error(
+            `the cluster primary did not answer within ${wait} ms (did it call PrometheusCluster.setupPrimary()?)`,
+          ),
+        );
+      }, wait);
+      pending.set(id, { resolve, reject, timer });
+      process.send?.({ ...message, id }, undefined, undefined, error => {
+        if (!error) return;
+        clearTimeout(timer);
+        pending.delete(id);
+        reject(error);
+      });
+    });
   }
 
   /**
@@ -139,6 +185,32 @@ export class ClusterWorker implements ExpositionSource {
         (error: unknown) =>
           this.logger.warn(`could not collect metrics for the cluster primary: ${describeError(error)}`),
       );
+    } else if (message?.type === CLUSTER_STATUS_COLLECT) {
+      // A page that is off answers with no snapshot: the primary need not wait for it.
+      this.runtime.statusSnapshot().then(
+        status => {
+          if (process.connected)
+            process.send?.(
+              { type: CLUSTER_STATUS_COLLECTED, id: message.id, status },
+              undefined,
+              undefined,
+              () => undefined,
+            );
+        },
+        (error: unknown) =>
+          this.logger.warn(`could not read the status page's numbers for the cluster: ${describeError(error)}`),
+      );
+    } else if (message?.type === CLUSTER_STATUS_RESPONSE && typeof message.id === 'number') {
+      const p = this.pendingStatuses.get(message.id);
+      if (!p) return;
+      this.pendingStatuses.delete(message.id);
+      clearTimeout(p.timer);
+      if (message.error !== undefined) p.reject(new Error(message.error));
+      else
+        p.resolve({
+          statuses: Array.isArray(message.statuses) ? message.statuses : [],
+          expected: typeof message.expected === 'number' ? message.expected : 1,
+        });
     } else if (message?.type === CLUSTER_SCRAPE_RESPONSE && typeof message.id === 'number') {
       const p = this.pending.get(message.id);
       if (!p) return;

@@ -10,3 +10,11 @@ export const CLUSTER_METRICS_RESPONSE = 'nestjs-prom-metrics:collected';
 export const DEFAULT_CLUSTER_TIMEOUT_MS = 2000;
 /** Worker to primary: the worker's module is ready to send its metrics (`{ type }`). */
 export const CLUSTER_WORKER_READY = 'nestjs-prom-metrics:ready';
+/** Worker to primary: gather the other workers' status page numbers (`{ type, id, timeoutMs }`). */
+export const CLUSTER_STATUS_REQUEST = 'nestjs-prom-metrics:status';
+/** Primary to worker: the other workers' snapshots (`{ type, id, statuses, expected }`). */
+export const CLUSTER_STATUS_RESPONSE = 'nestjs-prom-metrics:statuses';
+/** Primary to worker: send your status page's snapshot (`{ type, id }`). */
+export const CLUSTER_STATUS_COLLECT = 'nestjs-prom-metrics:collect-status';
+/** Worker to primary: a status snapshot (`{ type, id, status }`; no `status` when its page is off). */
+export const CLUSTER_STATUS_COLLECTED = 'nestjs-prom-metrics:collected-status';

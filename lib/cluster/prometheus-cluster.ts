@@ -24,6 +24,10 @@ import {
   CLUSTER_METRICS_RESPONSE,
   CLUSTER_SCRAPE_REQUEST,
   CLUSTER_SCRAPE_RESPONSE,
+  CLUSTER_STATUS_COLLECT,
+  CLUSTER_STATUS_COLLECTED,
+  CLUSTER_STATUS_REQUEST,
+  CLUSTER_STATUS_RESPONSE,
   CLUSTER_WORKER_READY,
   DEFAULT_CLUSTER_TIMEOUT_MS,
 } from './cluster.constants.js';
@@ -60,15 +64,19 @@ interface WorkerMessage {
   names?: string[];
   timeoutMs?: number;
   metrics?: MetricsJson;
+  /** A worker's status page snapshot (opaque here: the asking worker's status page merges it). */
+  status?: unknown;
 }
 
 interface PendingCollect {
-  results: MetricsJson[];
+  results: unknown[];
   /** Ids of the workers yet to answer. */
   waiting: Set<number>;
   timeoutMs: number;
   timer: NodeJS.Timeout;
-  resolve(results: MetricsJson[]): void;
+  /** What a late worker is left out of, for the warning. */
+  leftOutOf: string;
+  resolve(results: unknown[]): void;
 }
 
 /**
@@ -215,11 +223,25 @@ export class PrometheusCluster {
     if (this.server) await close(this.server);
   }
 
-  /** Asks every connected worker for its registry; a worker that exits or is late is left out. */
-  private collect(timeoutMs: number): Promise<MetricsJson[]> {
-    const workers = Object.values(this.cluster.workers ?? {}).filter(
+  /** Workers whose module is ready and that are connected: those a collect asks. */
+  private readyWorkers(): Worker[] {
+    return Object.values(this.cluster.workers ?? {}).filter(
       (w): w is Worker => !!w && this.ready.has(w.id) && w.isConnected(),
     );
+  }
+
+  /** Asks every connected worker for its registry; a worker that exits or is late is left out. */
+  private collect(timeoutMs: number): Promise<MetricsJson[]> {
+    return this.gather(this.readyWorkers(), CLUSTER_METRICS_REQUEST, timeoutMs, 'this scrape') as Promise<
+      MetricsJson[]
+    >;
+  }
+
+  /**
+   * Sends `type` to `workers` and resolves with their answers, those that came within `timeoutMs`;
+   * a worker that exits or is late is left out.
+   */
+  private gather(workers: Worker[], type: string, timeoutMs: number, leftOutOf: string): Promise<unknown[]> {
     if (workers.length === 0) return Promise.resolve([]);
     const id = ++this.nextId;
     return new Promise(resolve => {
@@ -227,13 +249,14 @@ export class PrometheusCluster {
         results: [],
         waiting: new Set(workers.map(w => w.id)),
         timeoutMs,
+        leftOutOf,
         resolve,
         timer: setTimeout(() => this.finish(id), timeoutMs),
       };
       this.pending.set(id, collect);
       for (const worker of workers) {
         try {
-          worker.send({ type: CLUSTER_METRICS_REQUEST, id }, undefined, error => {
+          worker.send({ type, id }, undefined, error => {
             if (error) this.leaveOut(id, worker.id);
           });
         } catch {
@@ -254,7 +277,7 @@ export class PrometheusCluster {
     if (!collect) return;
     this.pending.delete(id);
     clearTimeout(collect.timer);
-    if (collect.waiting.size > 0) this.reportLate(collect.waiting.size, collect.timeoutMs);
+    if (collect.waiting.size > 0) this.reportLate(collect.waiting.size, collect.timeoutMs, collect.leftOutOf);
     collect.resolve(collect.results);
   }
 
@@ -262,7 +285,7 @@ export class PrometheusCluster {
    * At most one warning a minute: with a worker stuck, every scrape (many at once, under a
    * hostile or busy scraper) would print one.
    */
-  private reportLate(workers: number, timeoutMs: number): void {
+  private reportLate(workers: number, timeoutMs: number, leftOutOf: string): void {
     const now = Date.now();
     if (now - this.lastLateWarning < LATE_WARNING_INTERVAL_MS) {
       this.lateSinceWarning++;
@@ -275,8 +298,28 @@ export class PrometheusCluster {
     this.lastLateWarning = now;
     this.lateSinceWarning = 0;
     this.logger.warn(
-      `${workers} worker(s) did not send their metrics within ${timeoutMs} ms: left out of this scrape${suppressed}`,
+      `${workers} worker(s) did not send their metrics within ${timeoutMs} ms: left out of ${leftOutOf}${suppressed}`,
     );
+  }
+
+  /**
+   * A worker's status page asks for the others' numbers: the primary relays them as they come (it
+   * does not read them: the asking worker merges them), with how many workers there are.
+   */
+  private answerStatus(asker: Worker, message: WorkerMessage): void {
+    const timeoutMs =
+      typeof message.timeoutMs === 'number' && message.timeoutMs > 0
+        ? Math.min(message.timeoutMs, this.timeoutMs)
+        : this.timeoutMs;
+    const workers = this.readyWorkers();
+    const others = workers.filter(w => w.id !== asker.id);
+    // The asker counts itself (it may be asking before its ready message arrived).
+    const expected = others.length + 1;
+    void this.gather(others, CLUSTER_STATUS_COLLECT, timeoutMs, 'a status page view').then(statuses => {
+      if (asker.isConnected()) {
+        asker.send({ type: CLUSTER_STATUS_RESPONSE, id: message.id, statuses, expected }, undefined, () => undefined);
+      }
+    });
   }
 
   private readonly onGone = (worker: Worker): void => {
@@ -289,15 +332,25 @@ export class PrometheusCluster {
   };
 
   private readonly onMessage = (worker: Worker, message: WorkerMessage): void => {
-    if (message?.type === CLUSTER_METRICS_RESPONSE) {
+    if (message?.type === CLUSTER_METRICS_RESPONSE || message?.type === CLUSTER_STATUS_COLLECTED) {
       // One listener for every pending collect: the reply names its collect by id.
       const collect = typeof message.id === 'number' ? this.pending.get(message.id) : undefined;
       if (!collect?.waiting.delete(worker.id)) return;
-      if (Array.isArray(message.metrics)) collect.results.push(message.metrics);
+      if (message.type === CLUSTER_METRICS_RESPONSE && Array.isArray(message.metrics)) {
+        collect.results.push(message.metrics);
+      }
+      // A worker whose page is off answers without a snapshot: it is not counted as answered.
+      if (message.type === CLUSTER_STATUS_COLLECTED && typeof message.status === 'object' && message.status !== null) {
+        collect.results.push(message.status);
+      }
       if (collect.waiting.size === 0) this.finish(message.id as number);
       return;
     }
     if (message?.type === CLUSTER_WORKER_READY) this.ready.add(worker.id);
+    if (message?.type === CLUSTER_STATUS_REQUEST) {
+      this.answerStatus(worker, message);
+      return;
+    }
     if (message?.type !== CLUSTER_SCRAPE_REQUEST) return;
     const reply = (answer: object) => {
       if (worker.isConnected())

@@ -51,6 +51,7 @@ export class PrometheusRuntime {
   private readonly externalRoutes = new Set<string>();
   private readonly handlerClasses: HandlerClass[] = [];
   private readonly handlerClassListeners: ((type: HandlerClass) => void)[] = [];
+  private statusSnapshotFn?: () => Promise<unknown>;
 
   /**
    * Runs `run` at `moment`, after the steps registered before it. Steps registered for a moment
@@ -112,5 +113,18 @@ export class PrometheusRuntime {
   onHandlerClass(listener: (type: HandlerClass) => void): void {
     this.handlerClassListeners.push(listener);
     for (const type of this.handlerClasses) listener(type);
+  }
+
+  /**
+   * What this process answers when another cluster worker's status page asks for its numbers
+   * (the status page gives it once it samples; the cluster feature asks it).
+   */
+  provideStatusSnapshot(snapshot: () => Promise<unknown>): void {
+    this.statusSnapshotFn = snapshot;
+  }
+
+  /** This process's status snapshot, or `undefined` when its status page is off. */
+  statusSnapshot(): Promise<unknown> {
+    return this.statusSnapshotFn ? this.statusSnapshotFn() : Promise.resolve(undefined);
   }
 }

@@ -6,12 +6,16 @@ import { PROMETHEUS_OPTIONS } from '../runtime/runtime.constants.js';
 import type { ResolvedPrometheusOptions } from '../interfaces/resolved-options.interface.js';
 import { PrometheusRuntime } from '../runtime/prometheus-runtime.js';
 import { PrometheusService } from '../runtime/prometheus.service.js';
+import { STATUS_SOURCE, type StatusSource } from '../runtime/status-source.js';
 import { basePathOf, statusAsset, statusHtml, statusJson, type StatusResponse } from './status-page-assets.js';
 import { type RequestFamily, StatusHistory, type StatusSources, type StatusView } from './status-history.js';
+import { isStatusSnapshot, mergeStatus, type StatusSnapshot } from './status-merge.js';
 
 /**
  * Samples the registry for the status page (`statusPage`) on a timer, and answers the page, its
  * files and its data. With the page off (the default) it does nothing at all: no timer, no reads.
+ * In a cluster worker (`cluster: true`) its data merges every worker's numbers, gathered through
+ * the primary by the app's {@link StatusSource}.
  *
  * @example
  * ```ts
@@ -25,11 +29,14 @@ export class StatusPageService {
   private timer?: NodeJS.Timeout;
   private sampling = false;
   private failed = false;
+  private peersFailed = false;
+  private stopped = false;
 
   constructor(
     @Inject(PROMETHEUS_OPTIONS) private readonly options: ResolvedPrometheusOptions,
     private readonly prometheus: PrometheusService,
-    runtime: PrometheusRuntime,
+    private readonly runtime: PrometheusRuntime,
+    @Inject(STATUS_SOURCE) private readonly source: StatusSource,
   ) {
     runtime.at('bootstrap', 'statusPage: start sampling the history', () => this.startSampling());
     runtime.at('shutdown', 'statusPage: stop sampling', () => this.stopSampling());
@@ -49,15 +56,32 @@ export class StatusPageService {
     const page = this.options.statusPage;
     if (page === false || this.history) return;
     this.history = new StatusHistory(statusSources(this.options), page.refreshSeconds, page.historyMinutes);
+    // Other cluster workers' pages ask for this one's numbers.
+    this.runtime.provideStatusSnapshot(() => this.snapshot());
     // The first tick is the baseline of every rate: taken before the app serves a request.
     await this.tick();
-    this.timer = setInterval(() => void this.tick(), page.refreshSeconds * 1000);
+    this.scheduleTick(page.refreshSeconds * 1000);
+  }
+
+  /**
+   * The next tick on the next multiple of `stepMs` of the wall clock: every worker of a cluster
+   * then ticks at the same moments, and their history points add up tick by tick.
+   */
+  private scheduleTick(stepMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(
+      () => {
+        void this.tick().finally(() => this.scheduleTick(stepMs));
+      },
+      stepMs - (Date.now() % stepMs),
+    );
     // The page's sampling never keeps a process alive that would otherwise exit.
     this.timer.unref();
   }
 
   private stopSampling(): void {
-    clearInterval(this.timer);
+    this.stopped = true;
+    clearTimeout(this.timer);
     this.timer = undefined;
   }
 
@@ -79,10 +103,41 @@ export class StatusPageService {
     }
   }
 
-  /** The page's data (the shape of `{path}.json`), or `undefined` when the page is off. */
+  /** This process's numbers for the page (what other cluster workers merge), or `undefined` when it is off. */
+  async snapshot(): Promise<StatusSnapshot | undefined> {
+    const history = this.history;
+    if (!history) return undefined;
+    return history.snapshot(await this.prometheus.registry.getMetricsAsJSON(), Date.now());
+  }
+
+  /**
+   * The page's data (the shape of `{path}.json`), or `undefined` when the page is off: this
+   * process's numbers merged with those of the other cluster workers that answered in time. When
+   * the primary does not answer, this worker's alone (`workers.expected: null`), never an error.
+   */
   async view(): Promise<StatusView | undefined> {
     if (!this.history) return undefined;
-    return this.history.view(await this.prometheus.registry.getMetricsAsJSON(), Date.now());
+    // Asked first: the other workers read their registries while this one reads its own.
+    const peers = this.source.peers().then(
+      gathered => {
+        this.peersFailed = false;
+        return gathered;
+      },
+      (error: unknown) => {
+        // Once per failure streak: the page asks every few seconds.
+        if (!this.peersFailed) {
+          this.logger.warn(`status page: the other cluster workers' numbers are missing: ${describeError(error)}`);
+        }
+        this.peersFailed = true;
+        return null;
+      },
+    );
+    const own = await this.snapshot();
+    const gathered = await peers;
+    if (!own) return undefined;
+    if (gathered === undefined) return mergeStatus([own], 1);
+    if (gathered === null) return mergeStatus([own], null);
+    return mergeStatus([own, ...gathered.statuses.filter(isStatusSnapshot)], gathered.expected);
   }
 
   /** Bytes the history holds now (see the README's figures). */
