@@ -5,6 +5,7 @@
  * which also serves them on METRICS_PORT.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import type { StatusView } from '../../lib/status-page/status-merge.js';
 import { parseExposition, sumOf } from '../utils/exposition.js';
 import {
   expectStatus,
@@ -123,6 +124,30 @@ describe('the sample app on a Node cluster', () => {
     }
     expect(sumOf(await scrape('openmetrics'), 'http_requests_total')).toBe(k);
     expect(sumOf(await scrape('prometheus', primaryMetricsUrl), 'http_requests_total')).toBe(k);
+  });
+
+  it("the status page's JSON, from any worker, shows the whole cluster: route counts summed, every worker answered", async () => {
+    const users = { method: 'GET', route: '/api/v1/users' };
+    const before = sumOf(await scrape(), 'http_requests_total', { route: users.route });
+    const k = 30;
+    await sendUsers(k);
+    const expected = sumOf(await scrape(), 'http_requests_total');
+    // New connections: the cluster round-robins them, so more than one worker serves the page.
+    for (let i = 0; i < 4; i++) {
+      const res = await httpRequest(`${url}/api/metrics/status.json`, { newConnection: true });
+      expectStatus(res, 200, 'GET /api/metrics/status.json');
+      const view = JSON.parse(res.body) as StatusView;
+      expect(view.workers).toEqual({ answered: WORKERS, expected: WORKERS });
+      const http = view.sections.find(section => section.name === 'http');
+      const row = http?.rows.find(r => r.labels.method === users.method && r.labels.route === users.route);
+      expect(row?.requests).toBe(before + k);
+      expect(http?.total.requests).toBe(expected);
+      expect(row?.inFlight).toBe(0);
+      // Over the last minute, across the workers: every one of them 2xx, so no error share.
+      expect(row?.ratio5xx).toBe(0);
+      expect(row?.p50).toBeGreaterThan(0);
+      expect(view.cardinality.metrics.find(m => m.name === 'http_requests_total')?.series).toBeGreaterThan(0);
+    }
   });
 
   it('app_info stays 1 in the aggregated exposition (README: `app_info{version="0.1.0"} 1`), not one per worker', async () => {
