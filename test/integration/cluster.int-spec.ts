@@ -150,6 +150,27 @@ describe('the sample app on a Node cluster', () => {
     }
   });
 
+  it("a worker that does not answer (stopped) is left out of the page's view, which says so, and is never an error", async () => {
+    const [stopped] = servingWorkers();
+    process.kill(stopped, 'SIGSTOP');
+    try {
+      let view: StatusView | undefined;
+      // The stopped worker is handed some of the connections and never answers them: try again.
+      for (let attempt = 0; attempt < 6 && !view; attempt++) {
+        const res = await httpRequest(`${url}/api/metrics/status.json`, { newConnection: true, timeoutMs: 8000 }).catch(
+          () => undefined,
+        );
+        if (!res) continue;
+        expectStatus(res, 200, 'GET /api/metrics/status.json with a worker stopped');
+        view = JSON.parse(res.body) as StatusView;
+      }
+      expect(view?.workers).toEqual({ answered: 1, expected: WORKERS });
+      expect(view?.sections.find(section => section.name === 'http')?.total.requests).toBeGreaterThan(0);
+    } finally {
+      process.kill(stopped, 'SIGCONT');
+    }
+  });
+
   it('app_info stays 1 in the aggregated exposition (README: `app_info{version="0.1.0"} 1`), not one per worker', async () => {
     for (const base of [url, primaryMetricsUrl]) {
       const exp = await scrape('prometheus', base);
