@@ -15,6 +15,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { StatusHistory } = await import(join(root, 'dist/esm/status-page/status-history.js'));
+const { mergeStatus } = await import(join(root, 'dist/esm/status-page/status-merge.js'));
 const { statusSources } = await import(join(root, 'dist/esm/status-page/status-page.service.js'));
 const { resolvePrometheusOptions } = await import(join(root, 'dist/esm/prometheus-options.js'));
 
@@ -102,6 +103,19 @@ for (const routes of [10, 100]) {
     history.sample(await registry.getMetricsAsJSON(), (now += page.refreshSeconds * 1000));
   const tickNs = Number(process.hrtime.bigint() - start) / rounds;
   const json = JSON.stringify(history.view(await registry.getMetricsAsJSON(), now));
+  // In a cluster: what each worker sends over IPC (its snapshot, as JSON), and merging 4 of them.
+  const snapshot = history.snapshot(await registry.getMetricsAsJSON(), now);
+  const ipc = JSON.stringify(snapshot);
+  const peers = Array.from({ length: 4 }, () => JSON.parse(ipc));
+  for (let i = 0; i < 20; i++) mergeStatus(peers, 4);
+  const mergeRounds = 50;
+  const mergeStart = process.hrtime.bigint();
+  for (let i = 0; i < mergeRounds; i++) mergeStatus(peers, 4);
+  const mergeMs = Number(process.hrtime.bigint() - mergeStart) / mergeRounds / 1e6;
+  console.log(
+    `${routes} routes, cluster: snapshot per worker (IPC message) ${kb(ipc.length)}; ` +
+      `mergeStatus() of 4 workers ${mergeMs.toFixed(2)} ms`,
+  );
   console.log(
     `${routes} routes: history buffers ${kb(history.bytes())} (typed arrays), heap + array buffers grown by a full history ` +
       `${globalThis.gc ? kb(heapAfter - heapBefore) : 'n/a (run with --expose-gc)'}; ` +
