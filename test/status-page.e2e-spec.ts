@@ -113,6 +113,7 @@ describe.each(ADAPTERS)('status page (%s)', (adapter: AdapterName) => {
     expect(view.refreshSeconds).toBe(5);
     expect(view.historyMinutes).toBe(15);
     expect(view.windowSeconds).toBeGreaterThan(0);
+    expect(view.workers).toEqual({ answered: 1, expected: 1 });
 
     const item = rowOf(view, 'GET', '/items/:id');
     const broken = rowOf(view, 'GET', '/items/broken');
@@ -155,6 +156,18 @@ describe.each(ADAPTERS)('status page (%s)', (adapter: AdapterName) => {
     expect(view.cardinality.maxSeriesPerMetric).toBe(10_000);
     expect(view.history.time.length).toBeGreaterThanOrEqual(1);
     expect(view.history.rate['2xx']).toHaveLength(view.history.time.length);
+  });
+
+  it('cluster: true outside a cluster worker: the page shows this process alone, 1 worker of 1', async () => {
+    const registry = new Registry();
+    app = await createApp(adapter, {
+      imports: [module(registry, { statusPage: true, cluster: true })],
+      controllers: [ItemsController],
+    });
+    await sendTraffic(app);
+    const view = (await request(app.getHttpServer()).get('/metrics/status.json').expect(200)).body as StatusView;
+    expect(view.workers).toEqual({ answered: 1, expected: 1 });
+    expect(rowOf(view, 'GET', '/items/:id')).toMatchObject({ requests: 3 });
   });
 
   it('a tick adds a point of history: the rate by status class and the quantiles of the traffic since the last one', async () => {

@@ -307,6 +307,13 @@
     box.textContent = message || '';
   }
 
+  // In a cluster: how many workers' numbers the view holds (a late worker is left out of it).
+  function workersText(workers) {
+    if (!workers || (workers.expected === 1 && workers.answered === 1)) return '';
+    if (workers.expected === null) return ' · this worker only (the cluster primary did not answer)';
+    return ' · ' + workers.answered + ' of ' + workers.expected + ' workers';
+  }
+
   function refresh() {
     fetch(jsonUrl, { cache: 'no-store', credentials: 'same-origin', headers: { Accept: 'application/json' } })
       .then(function (response) {
@@ -325,7 +332,8 @@
           data.refreshSeconds +
           ' s · window ' +
           Math.round(data.windowSeconds) +
-          ' s';
+          ' s' +
+          workersText(data.workers);
         showError('');
       })
       .catch(function (error) {
