@@ -64,17 +64,17 @@ export class StatusPageService {
   }
 
   /**
-   * The next tick on the next multiple of `stepMs` of the wall clock: every worker of a cluster
-   * then ticks at the same moments, and their history points add up tick by tick.
+   * The next tick on a multiple of `stepMs` of the wall clock: every worker of a cluster then ticks
+   * at the same moments, and their history points add up tick by tick. At least half a step
+   * ahead: a timer that fired a little early must not take the same boundary twice.
    */
   private scheduleTick(stepMs: number): void {
     if (this.stopped) return;
-    this.timer = setTimeout(
-      () => {
-        void this.tick().finally(() => this.scheduleTick(stepMs));
-      },
-      stepMs - (Date.now() % stepMs),
-    );
+    const now = Date.now();
+    const next = Math.ceil((now + stepMs / 2) / stepMs) * stepMs;
+    this.timer = setTimeout(() => {
+      void this.tick().finally(() => this.scheduleTick(stepMs));
+    }, next - now);
     // The page's sampling never keeps a process alive that would otherwise exit.
     this.timer.unref();
   }
