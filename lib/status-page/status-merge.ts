@@ -364,7 +364,7 @@ function mergeHistory(snapshots: readonly StatusSnapshot[]): StatusView['history
     const h = snapshot.history;
     // A process's ticks that land on the same point (its first tick, taken at bootstrap, and the
     // next on the boundary) are summed first: its rate is their counts over their seconds.
-    const own = new Map<number, { counts: Float64Array; seconds: number; index: number }>();
+    const own = new Map<number, { counts: Float64Array; seconds: number }>();
     for (let i = 0; i < h.time.length; i++) {
       // One snapshot: its ticks as they are (however close: a test's ticks).
       const key = snapshots.length === 1 ? i : Math.round(h.time[i] / stepMs);
@@ -385,7 +385,7 @@ function mergeHistory(snapshots: readonly StatusSnapshot[]): StatusView['history
       const seconds = h.seconds[i];
       if (counts && seconds !== null && seconds > 0) {
         let mine = own.get(key);
-        if (!mine) own.set(key, (mine = { counts: new Float64Array(STATUS_CLASSES), seconds: 0, index: i }));
+        if (!mine) own.set(key, (mine = { counts: new Float64Array(STATUS_CLASSES), seconds: 0 }));
         addInto(mine.counts, counts);
         mine.seconds += seconds;
       }
