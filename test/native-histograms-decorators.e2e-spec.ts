@@ -1,8 +1,9 @@
 import 'reflect-metadata';
-import { Controller, Get, type INestApplication, Injectable, Param } from '@nestjs/common';
+import { Controller, type DynamicModule, Get, type INestApplication, Injectable, Param } from '@nestjs/common';
 import { Histogram as PromHistogram, Registry } from 'prom-client';
 import request from 'supertest';
 import {
+  getMetricToken,
   Histogram,
   InjectMetric,
   makeHistogramProvider,
@@ -64,6 +65,11 @@ class ClassicPaymentsController {
 }
 
 @Injectable()
+class PaymentsRecorder {
+  constructor(@InjectMetric('native_pay_seconds') readonly payments: PromHistogram) {}
+}
+
+@Injectable()
 class JobsService {
   constructor(@InjectMetric('native_job_seconds') readonly seconds: PromHistogram) {}
 }
@@ -101,6 +107,7 @@ describe.each(ADAPTERS)('@Histogram and makeHistogramProvider with nativeHistogr
     controllers: (new () => unknown)[],
     providers: unknown[] = [],
     options: PrometheusModuleOptions = {},
+    imports: DynamicModule[] = [],
   ): Promise<INestApplication> {
     const app = await createApp(adapter, {
       imports: [
@@ -110,6 +117,7 @@ describe.each(ADAPTERS)('@Histogram and makeHistogramProvider with nativeHistogr
           http: false,
           ...options,
         }),
+        ...imports,
       ],
       controllers,
       providers: providers as never,
@@ -249,6 +257,27 @@ describe.each(ADAPTERS)('@Histogram and makeHistogramProvider with nativeHistogr
       [2, 2],
     ]);
     expect(family.metric.find(m => labelsOf(m).queue === 'sms')!.histogram!.sample_count).toBe(1);
+  });
+
+  it('injects a decorator-declared native histogram with @InjectMetric, and declares one with forFeature()', async () => {
+    const app = await boot([PaymentsController], [PaymentsRecorder], {}, [
+      PrometheusModule.forFeature([
+        { type: 'histogram', name: 'native_feature_seconds', help: HELP, nativeHistograms: { bucketFactor: 2 } },
+      ]),
+    ]);
+    const recorder = app.get(PaymentsRecorder);
+    // The decorator's metric itself: what the decorated handler records into.
+    recorder.payments.observe({ currency: 'JPY', kind: 'card' }, 0.5);
+    await request(app.getHttpServer()).get('/pay/JPY').expect(200);
+    app.get<PromHistogram>(getMetricToken('native_feature_seconds')).observe(3);
+
+    const families = await scrapeProtobuf(app);
+    const jpy = families.get('native_pay_seconds')!.metric.find(m => labelsOf(m).currency === 'JPY')!.histogram!;
+    expect(jpy.sample_count).toBe(2);
+    expect(nativeTotal(jpy)).toBe(2);
+    const feature = families.get('native_feature_seconds')!.metric[0].histogram!;
+    expect([feature.sample_count, feature.schema]).toEqual([1, 0]);
+    expect([...nativeBuckets(feature.positive_span, feature.positive_delta)]).toEqual([[2, 1]]);
   });
 
   it('refuses makeHistogramProvider with both nativeHistograms and collect, and a bad nativeHistograms, at bootstrap', async () => {

@@ -110,11 +110,12 @@ export interface GaugeDecoratorOptions
  * @example
  * ```ts
  * PrometheusModule.forFeature([{ type: 'counter', name: 'refunds_total', help: 'Refunds', labelNames: ['reason'] }]);
+ * PrometheusModule.forFeature([{ type: 'histogram', name: 'refund_seconds', help: 'Refund time', nativeHistograms: true }]);
  * ```
  * @public
  */
 export type MetricProviderDefinition =
   | ({ type: 'counter' } & CounterConfiguration<string>)
   | ({ type: 'gauge' } & GaugeConfiguration<string>)
-  | ({ type: 'histogram' } & HistogramConfiguration<string>)
+  | ({ type: 'histogram'; nativeHistograms?: boolean | NativeHistogramOptions } & HistogramConfiguration<string>)
   | ({ type: 'summary' } & SummaryConfiguration<string>);
