@@ -12,7 +12,7 @@ import {
   type SummaryConfiguration,
 } from 'prom-client';
 import { getToken } from './decorators/inject-metric.decorator.js';
-import type { MetricProviderDefinition } from './interfaces/index.js';
+import type { MetricProviderDefinition, NativeHistogramOptions } from './interfaces/index.js';
 import { findOrCreatePromMetric } from './core/prom-metrics.js';
 import type { MetricKind } from './core/samples.js';
 import { PROMETHEUS_OPTIONS } from './runtime/runtime.constants.js';
@@ -78,6 +78,12 @@ function makeProvider(
   if (collect !== undefined && typeof collect !== 'function') {
     throw new Error(`${declaredBy}: collect must be a function`);
   }
+  // A native histogram is our series family, which has no per-scrape hook to call `collect` from;
+  // and a histogram filled at scrape time has no observations for native buckets to add to.
+  const native = (metricConfig as { nativeHistograms?: unknown }).nativeHistograms;
+  if (collect !== undefined && native !== undefined && native !== false) {
+    throw new Error(`${declaredBy}: collect cannot be combined with nativeHistograms`);
+  }
   return {
     provide: getToken(metricConfig.name),
     useFactory: (options: ResolvedPrometheusOptions | undefined, ...injected: unknown[]) => {
@@ -137,16 +143,21 @@ export function makeGaugeProvider(config: Config<GaugeConfiguration<string>, Gau
 }
 
 /**
- * A provider of a prom-client `Histogram`, injected with `@InjectMetric(name)`.
+ * A provider of a prom-client `Histogram`, injected with `@InjectMetric(name)`. With
+ * `nativeHistograms` (as `@Histogram`'s; not with `collect`), the metric also keeps native buckets
+ * and has the recording API of a `Histogram` (`observe`, `labels`, `startTimer`, `zero`, `remove`, `reset`).
  *
  * @example
  * ```ts
  * makeHistogramProvider({ name: 'job_seconds', help: 'Job duration', buckets: [1, 10, 60] });
+ * makeHistogramProvider({ name: 'task_seconds', help: 'Task duration', nativeHistograms: { bucketFactor: 1.05 } });
  * ```
  *
  * @public
  */
-export function makeHistogramProvider(config: Config<HistogramConfiguration<string>, Histogram>): Provider {
+export function makeHistogramProvider(
+  config: Config<HistogramConfiguration<string>, Histogram> & { nativeHistograms?: boolean | NativeHistogramOptions },
+): Provider {
   return makeProvider(
     'histogram',
     config as Config<MetricConfiguration<string>, unknown>,

@@ -10,6 +10,8 @@ export interface MetricDefinition {
   help: string;
   labelNames: readonly string[];
   buckets?: readonly number[];
+  /** A histogram with native buckets (`nativeHistograms`), told apart in a conflict's message. */
+  nativeHistograms?: boolean;
   /** Who declares the metric, for error messages, e.g. `PrometheusModule (http)`. */
   declaredBy: string;
 }
@@ -17,9 +19,12 @@ export interface MetricDefinition {
 // The definition each metric was created from, to explain a conflicting second definition.
 const definitions = annotation<MetricDefinition>('metric-definition');
 
-function describe(def: Pick<MetricDefinition, 'type' | 'name' | 'labelNames' | 'buckets' | 'declaredBy'>): string {
+function describe(
+  def: Pick<MetricDefinition, 'type' | 'name' | 'labelNames' | 'buckets' | 'nativeHistograms' | 'declaredBy'>,
+): string {
   const buckets = def.buckets ? ` buckets [${def.buckets.join(', ')}]` : '';
-  return `${def.type} ${def.name}{${def.labelNames.join(',')}}${buckets} (declared by ${def.declaredBy})`;
+  const native = def.nativeHistograms ? ' with native histograms' : '';
+  return `${def.type} ${def.name}{${def.labelNames.join(',')}}${buckets}${native} (declared by ${def.declaredBy})`;
 }
 
 function sameLabels(a: readonly string[], b: readonly string[]): boolean {
@@ -58,9 +63,10 @@ export function findOrRegisterMetric<M extends object>(
     definitions.set(metric, def);
     return metric;
   }
-  const previous: Pick<MetricDefinition, 'type' | 'name' | 'labelNames' | 'buckets' | 'declaredBy'> = definitions.get(
-    existing,
-  ) ?? {
+  const previous: Pick<
+    MetricDefinition,
+    'type' | 'name' | 'labelNames' | 'buckets' | 'nativeHistograms' | 'declaredBy'
+  > = definitions.get(existing) ?? {
     type: (existing.type ?? 'unknown') as MetricKind,
     name: existing.name,
     labelNames: existing.labelNames ?? [],

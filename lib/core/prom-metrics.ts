@@ -1,8 +1,15 @@
 import { Counter, Gauge, Histogram, type MetricConfiguration, type Registry, Summary } from 'prom-client';
+import type { NativeHistogramOptions } from '../interfaces/prometheus-module-options.interface.js';
 import { findOrRegisterMetric } from './metric-registrar.js';
+import { NativeHistogramMetric } from './native-histogram-metric.js';
+import { resolveNativeHistograms } from './native-histogram-options.js';
 import type { MetricKind } from './samples.js';
 
-export type PromMetric = Counter | Gauge | Histogram | Summary;
+/**
+ * A metric of decorators and make*Provider: prom-client's, or for a histogram with
+ * `nativeHistograms`, a {@link NativeHistogramMetric} (which records through the same API).
+ */
+export type PromMetric = Counter | Gauge | Histogram | Summary | NativeHistogramMetric;
 
 const KINDS = { counter: Counter, gauge: Gauge, histogram: Histogram, summary: Summary } as const;
 
@@ -21,6 +28,7 @@ export function findOrCreatePromMetric(
     percentiles?: number[];
     maxAgeSeconds?: number;
     ageBuckets?: number;
+    nativeHistograms?: boolean | NativeHistogramOptions;
   },
   declaredBy: string,
 ): PromMetric {
@@ -30,24 +38,28 @@ export function findOrCreatePromMetric(
   if (typeof config.help !== 'string' || config.help === '') {
     throw new Error(`${declaredBy}: metric "${config.name}" needs a help text`);
   }
-  const labelNames = [...(config.labelNames ?? [])];
-  return findOrRegisterMetric(
-    registry,
-    {
-      type,
-      name: config.name,
-      help: config.help,
-      labelNames,
-      buckets: type === 'histogram' ? (config.buckets ?? DEFAULT_BUCKETS) : undefined,
-      declaredBy,
-    },
-    kind,
-    () => {
-      try {
-        return new kind({ ...config, labelNames, registers: [] });
-      } catch (error) {
-        throw new Error(`${declaredBy}: metric "${config.name}": ${(error as Error).message}`, { cause: error });
-      }
-    },
-  );
+  const { nativeHistograms, ...promConfig } = config;
+  const labelNames = [...(promConfig.labelNames ?? [])];
+  const buckets = type === 'histogram' ? (promConfig.buckets ?? DEFAULT_BUCKETS) : undefined;
+  if (nativeHistograms !== undefined && type !== 'histogram') {
+    throw new Error(`${declaredBy}: nativeHistograms is an option of histograms only`);
+  }
+  // Checked before the registry is looked at: a bad value fails even when the name exists already.
+  const native = resolveNativeHistograms(nativeHistograms, `${declaredBy}: nativeHistograms`);
+  const def = { type, name: promConfig.name, help: promConfig.help, labelNames, buckets, declaredBy };
+  if (native && buckets) {
+    return findOrRegisterMetric(
+      registry,
+      { ...def, nativeHistograms: true },
+      NativeHistogramMetric,
+      () => new NativeHistogramMetric(promConfig.name, promConfig.help, labelNames, buckets, native),
+    );
+  }
+  return findOrRegisterMetric(registry, def, kind, () => {
+    try {
+      return new kind({ ...promConfig, labelNames, registers: [] });
+    } catch (error) {
+      throw new Error(`${declaredBy}: metric "${promConfig.name}": ${(error as Error).message}`, { cause: error });
+    }
+  });
 }

@@ -66,6 +66,18 @@ export abstract class SeriesFamily<S extends { readonly labels: Labels }> {
     return s;
   }
 
+  /**
+   * Forgets the series of these label values (in `labelNames` order), if it exists: for a metric
+   * whose users remove series themselves (prom-client's `remove`). A caller still holding the
+   * series records into a series no scrape reads.
+   *
+   * @example
+   * family.removeSeries(['/users/:id']);
+   */
+  removeSeries(values: readonly (string | number)[]): void {
+    this.series.delete(seriesKey(values));
+  }
+
   /** Zeroes every series in place: callers keep their references. */
   reset(): void {
     for (const s of this.series.values()) this.resetSeries(s);

@@ -4,6 +4,7 @@ import type {
   HistogramConfiguration,
   SummaryConfiguration,
 } from 'prom-client';
+import type { NativeHistogramOptions } from './prometheus-module-options.interface.js';
 
 /**
  * What a label function sees of one call of a decorated method.
@@ -59,16 +60,25 @@ export interface CounterDecoratorOptions
 }
 
 /**
- * Options of `@Histogram`: prom-client's histogram configuration without `labelNames`, plus `labels`.
+ * Options of `@Histogram`: prom-client's histogram configuration without `labelNames`, plus `labels`
+ * and `nativeHistograms`.
  *
  * @example
  * ```ts
  * const options: HistogramDecoratorOptions = { name: 'pay_seconds', help: 'Payment time', buckets: [0.1, 1] };
+ * const native: HistogramDecoratorOptions = { name: 'pay_seconds', help: 'Payment time', nativeHistograms: true };
  * ```
  * @public
  */
 export interface HistogramDecoratorOptions
-  extends Omit<HistogramConfiguration<string>, 'labelNames' | 'collect' | 'registers'>, MetricDecoratorBase {}
+  extends Omit<HistogramConfiguration<string>, 'labelNames' | 'collect' | 'registers'>, MetricDecoratorBase {
+  /**
+   * Also record the histogram as a native histogram, shown to scrapers that ask for the protobuf
+   * exposition; as `http.nativeHistograms`. `true` takes the defaults of {@link NativeHistogramOptions}.
+   * Checked at bootstrap. Default `false` (a prom-client `Histogram`).
+   */
+  nativeHistograms?: boolean | NativeHistogramOptions;
+}
 
 /**
  * Options of `@Summary`: prom-client's summary configuration without `labelNames`, plus `labels`.
@@ -100,11 +110,12 @@ export interface GaugeDecoratorOptions
  * @example
  * ```ts
  * PrometheusModule.forFeature([{ type: 'counter', name: 'refunds_total', help: 'Refunds', labelNames: ['reason'] }]);
+ * PrometheusModule.forFeature([{ type: 'histogram', name: 'refund_seconds', help: 'Refund time', nativeHistograms: true }]);
  * ```
  * @public
  */
 export type MetricProviderDefinition =
   | ({ type: 'counter' } & CounterConfiguration<string>)
   | ({ type: 'gauge' } & GaugeConfiguration<string>)
-  | ({ type: 'histogram' } & HistogramConfiguration<string>)
+  | ({ type: 'histogram'; nativeHistograms?: boolean | NativeHistogramOptions } & HistogramConfiguration<string>)
   | ({ type: 'summary' } & SummaryConfiguration<string>);

@@ -224,12 +224,14 @@ export class MethodMetricsExplorer {
     if (on !== undefined && !['always', 'error', 'success'].includes(on)) {
       throw new Error(`${where}: "on" must be 'always', 'error' or 'success', not "${String(on)}"`);
     }
-    const metric = findOrCreatePromMetric(
-      this.prometheus.registry,
-      kind,
-      { ...config, labelNames: Object.keys(labels) },
-      where,
-    );
+    // Fixed labels first: the order a call's labels have (see MethodMetric.labels), in which
+    // prom-client writes them, and in which a native histogram (our family) writes its own.
+    const names = Object.keys(labels);
+    const labelNames = [
+      ...names.filter(n => typeof labels[n] !== 'function'),
+      ...names.filter(n => typeof labels[n] === 'function'),
+    ];
+    const metric = findOrCreatePromMetric(this.prometheus.registry, kind, { ...config, labelNames }, where);
     const methodMetric = new MethodMetric(kind, metric, labels, on ?? 'always', where, this.logger, this.cardinality);
     if (kind === 'gauge') markInProgressGauge(metric);
     const fixed = methodMetric.fixedLabels;

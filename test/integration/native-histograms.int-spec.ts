@@ -17,6 +17,7 @@ import {
   startSampleApp,
   waitFor,
 } from './harness.js';
+import { nativeDashboardTargets } from './native-dashboard.js';
 
 /** Schema 3 (the default bucket factor 1.1): buckets 2^(1/8) wide. */
 const GROWTH = 2 ** (1 / 8);
@@ -155,5 +156,53 @@ describe('observability/prometheus-rules-native.yml evaluated by Prometheus 2.42
       });
       expect(value).toBeGreaterThanOrEqual(low);
     }
+  });
+});
+
+describe('observability/grafana-dashboard.json: the native-histogram row against Prometheus 2.42 scraping native histograms', () => {
+  it('every target of the row returns data: at least one series, every value a finite number, every legend label present', async () => {
+    const targets = nativeDashboardTargets();
+    expect(targets.length).toBeGreaterThanOrEqual(4);
+    // Traffic of its own on both apps, in two batches with a scrape between, so that a rate over
+    // the window has an increase whichever other tests ran before.
+    const send = () =>
+      Promise.all(
+        Object.values(apps).map(app =>
+          runRequests(10, 5, async () => {
+            const res = await httpRequest(`${app.url}/api/v1/slow/dashboard?ms=50`);
+            expectStatus(res, 200, 'GET /api/v1/slow/dashboard?ms=50');
+          }),
+        ),
+      );
+    await send();
+    await prom.waitForScrapes(1, 60000);
+    await send();
+    await prom.waitForScrapes(2, 60000);
+    // What Grafana sends with job "native", every instance and route, and a window holding both batches.
+    const values: Record<string, string> = {
+      '${prefix}': '',
+      $job: 'native',
+      $instance: '.*',
+      $route: '.*',
+      $__rate_interval: '5m',
+    };
+    const concrete = (expr: string) =>
+      Object.entries(values).reduce((text, [variable, value]) => text.split(variable).join(value), expr);
+    const problems: string[] = [];
+    for (const target of targets) {
+      const expr = concrete(target.expr);
+      expect(expr).not.toContain('$');
+      const result = await prom.query(expr);
+      const legendLabels = [...(target.legendFormat ?? '').matchAll(/\{\{\s*(\w+)\s*\}\}/g)].map(m => m[1]);
+      if (!result.some(r => r.metric.route === '/api/v1/slow/:tag'))
+        problems.push(`${target.panel} [${target.refId}]: no series of /api/v1/slow/:tag for ${expr}`);
+      for (const r of result) {
+        if (!Number.isFinite(Number(r.value[1])))
+          problems.push(`${target.panel} [${target.refId}]: ${JSON.stringify(r.metric)} = ${r.value[1]}`);
+        for (const l of legendLabels)
+          if (!r.metric[l]) problems.push(`${target.panel} [${target.refId}]: legend label ${l} missing`);
+      }
+    }
+    expect(problems).toEqual([]);
   });
 });
