@@ -215,10 +215,10 @@ describe('renderExposition: slices', () => {
       Promise.resolve({
         name: 'changed_total',
         help: 'h',
-        type: 'counter' as never,
+        type: 'counter',
         aggregator: 'sum',
         values: [{ value: 2, labels: { id: 'a' } }],
-      });
+      } as never);
     const warnings: string[] = [];
     // eslint-disable-next-line @typescript-eslint/unbound-method -- put back on the prototype below
     const original = Logger.prototype.warn;

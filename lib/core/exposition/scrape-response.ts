@@ -54,10 +54,19 @@ export function endWithBody(res: WritableResponse, body: ScrapeResponse['body'])
   writeInTurns(res, Buffer.isBuffer(body) ? [body] : body, 0, 0);
 }
 
-/** Writes `chunks` from `chunks[index]`, byte `offset`, until the turn's budget is spent; then goes on in the next turn. */
-function writeInTurns(res: WritableResponse, chunks: readonly Buffer[], index: number, offset: number): void {
+/**
+ * Writes `chunks` from `chunks[index]`, byte `offset`, as long as the socket takes them and this
+ * turn (begun at `turnStarted`) has budget left; then goes on when the socket drains, in the next
+ * turn if the budget is spent.
+ */
+function writeInTurns(
+  res: WritableResponse,
+  chunks: readonly Buffer[],
+  index: number,
+  offset: number,
+  turnStarted = performance.now(),
+): void {
   if (res.destroyed === true) return;
-  const started = performance.now();
   while (index < chunks.length) {
     const chunk = chunks[index];
     // Views, not copies: a large chunk goes out in pieces.
@@ -73,12 +82,16 @@ function writeInTurns(res: WritableResponse, chunks: readonly Buffer[], index: n
     if (flowing === false && typeof res.once === 'function') {
       const next = index;
       const from = offset;
-      // In a turn of its own: on loopback the socket drains at once, and writing from the
-      // 'drain' event itself would chain every write into one long turn.
-      res.once('drain', () => setImmediate(writeInTurns, res, chunks, next, from));
+      res.once('drain', () => {
+        // On loopback the socket drains within the same turn (a tick after the write): going on
+        // there while the budget lasts saves a turn per slice; past it, a turn of its own, or
+        // every write would chain into one long turn.
+        if (performance.now() - turnStarted < WRITE_BUDGET_MS) writeInTurns(res, chunks, next, from, turnStarted);
+        else setImmediate(writeInTurns, res, chunks, next, from);
+      });
       return;
     }
-    if (performance.now() - started >= WRITE_BUDGET_MS) {
+    if (performance.now() - turnStarted >= WRITE_BUDGET_MS) {
       setImmediate(writeInTurns, res, chunks, index, offset);
       return;
     }
