@@ -125,8 +125,10 @@ function isSeriesMap(map: unknown): map is Record<string, PromClientSeries | und
 
 function* readSeries(state: TrackedMap): IterableIterator<PromClientSeries> {
   for (const key of state.keys) {
-    const entry = Object.prototype.hasOwnProperty.call(state.map, key) ? state.map[key] : undefined;
-    if (entry === undefined) {
+    // One lookup: a key prom-client makes (`name:value,` pairs, or '') is never one that the
+    // prototype chain answers, so a missing series reads as undefined.
+    const entry = state.map[key];
+    if (entry === undefined || entry === null || typeof entry !== 'object') {
       // Removed (`remove()`): forgotten; if it comes back, the trap adds it at the end, where
       // the object's own order puts it.
       state.keys.delete(key);
