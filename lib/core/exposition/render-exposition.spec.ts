@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, type RegistryContentType, Summary } from 'prom-client';
 import { parseExposition } from '../../../test/utils/exposition.js';
 import { registerCollectableMetric } from '../../compat/prom-client.js';
@@ -202,5 +203,39 @@ describe('renderExposition: slices', () => {
     const slices = await render(registry, 'text');
     expect(slices.length).toBeGreaterThan(1);
     expect(slices.join('')).toBe(await registry.metrics());
+  });
+
+  it('a plain counter whose series map has another shape (another prom-client version): read with get(), one warning', async () => {
+    const registry = new Registry();
+    const changed = new Counter({ name: 'changed_total', help: 'h', labelNames: ['id'], registers: [registry] });
+    changed.inc({ id: 'a' }, 2);
+    // What a prom-client that kept its series in a Map would hand out through get().
+    (changed as unknown as { hashMap: unknown }).hashMap = new Map([['id:a,', { value: 2, labels: { id: 'a' } }]]);
+    changed.get = () =>
+      Promise.resolve({
+        name: 'changed_total',
+        help: 'h',
+        type: 'counter',
+        aggregator: 'sum',
+        values: [{ value: 2, labels: { id: 'a' } }],
+      } as never);
+    const warnings: string[] = [];
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- put back on the prototype below
+    const original = Logger.prototype.warn;
+    Logger.prototype.warn = function capture(message: unknown) {
+      warnings.push(String(message));
+    };
+    try {
+      const first = (await render(registry, 'text')).join('');
+      const second = (await render(registry, 'text')).join('');
+      expect(first).toBe(await registry.metrics());
+      expect(second).toBe(first);
+      expect(first).toContain('changed_total{id="a"} 2');
+    } finally {
+      Logger.prototype.warn = original;
+    }
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('changed_total');
+    expect(warnings[0]).toContain('get()');
   });
 });
