@@ -18,8 +18,8 @@ function* files(dir) {
 }
 
 for (const file of files(src)) {
-  // Unit tests live beside the code (lib/**/*.spec.ts) and stay out of the package.
-  if (!file.endsWith('.ts') || file.endsWith('.spec.ts')) continue;
+  // Unit tests live beside the code (lib/**/*.spec.ts, with their *.spec-fixtures.ts) and stay out of the package.
+  if (!file.endsWith('.ts') || file.endsWith('.spec.ts') || file.endsWith('.spec-fixtures.ts')) continue;
   const rel = relative(src, file);
   // `import.meta` does not exist in CommonJS: the module's own URL comes from `__filename` there.
   const source = readFileSync(file, 'utf8').replaceAll(

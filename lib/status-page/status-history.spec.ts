@@ -1,55 +1,5 @@
-import {
-  type MetricsSnapshot,
-  MAX_ROWS_PER_FAMILY,
-  quantile,
-  type RequestFamily,
-  StatusHistory,
-} from './status-history.js';
-
-const BOUNDS = [0.1, 0.5, 1];
-const HTTP: RequestFamily = {
-  section: 'http',
-  requests: 'http_requests_total',
-  duration: 'http_request_duration_seconds',
-  bounds: BOUNDS,
-  inProgress: 'http_requests_in_progress',
-  exceptions: 'http_exceptions_total',
-  keyLabels: ['method', 'route'],
-  classLabel: 'status_code',
-};
-const SOURCES = {
-  families: [HTTP],
-  eventLoopLag: 'nodejs_eventloop_lag_p99_seconds',
-  overflowMetric: 'prometheus_series_overflow_total',
-  maxSeriesPerMetric: 100,
-};
-
-interface Traffic {
-  route: string;
-  status: number;
-  /** Observations per bucket: ≤0.1, ≤0.5, ≤1, +Inf. */
-  perBucket: [number, number, number, number];
-}
-
-/** What `getMetricsAsJSON()` gives for the traffic (cumulative since start). */
-function snapshot(traffic: Traffic[]): MetricsSnapshot {
-  const requests = traffic.map(t => ({
-    labels: { method: 'GET', route: t.route, status_code: t.status },
-    value: t.perBucket.reduce((a, b) => a + b, 0),
-  }));
-  const buckets = traffic.flatMap(t => {
-    let cumulative = 0;
-    return [...BOUNDS, '+Inf'].map((le, i) => ({
-      labels: { method: 'GET', route: t.route, status_code: t.status, le },
-      value: (cumulative += t.perBucket[i]),
-      metricName: 'http_request_duration_seconds_bucket',
-    }));
-  });
-  return [
-    { name: 'http_requests_total', help: '', type: 'counter', aggregator: 'sum', values: requests },
-    { name: 'http_request_duration_seconds', help: '', type: 'histogram', aggregator: 'sum', values: buckets },
-  ] as unknown as MetricsSnapshot;
-}
+import { MAX_ROWS_PER_FAMILY, quantile, StatusHistory } from './status-history.js';
+import { BOUNDS, metrics as snapshot, SOURCES, type Traffic } from './status.spec-fixtures.js';
 
 describe('quantile (histogram_quantile over bucket counts)', () => {
   it('interpolates within the bucket that holds the rank', () => {
