@@ -100,7 +100,10 @@ export class ClusterWorker implements ExpositionSource, StatusSource {
   }
 
   /** Sends `message` (with a new id) to the primary and waits for the answer that carries the id. */
-  private ask<T>(pending: Map<number, Pending<T>>, message: { type: string; timeoutMs: number }): Promise<T> {
+  private ask<T>(
+    pending: Map<number, Pending<T>>,
+    message: { type: string; timeoutMs: number; [field: string]: unknown },
+  ): Promise<T> {
     const id = ++this.nextId;
     // The primary waits up to timeoutMs for the workers (this one asks it to); give it that and a margin.
     const wait = message.timeoutMs + 1000;
@@ -146,27 +149,7 @@ export class ClusterWorker implements ExpositionSource, StatusSource {
       if (acceptsProtobuf(accept)) return renderProtobuf(this.prometheus.registry, names);
       return renderRegistry(this.prometheus.registry, accept, names);
     }
-    const id = ++this.nextId;
-    // The primary waits up to timeoutMs for the workers (this one asks it to); give it that and a margin.
-    const timeoutMs = cluster.timeoutMs;
-    const wait = timeoutMs + 1000;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(
-          new Error(
-            `the cluster primary did not answer within ${wait} ms (did it call PrometheusCluster.setupPrimary()?)`,
-          ),
-        );
-      }, wait);
-      this.pending.set(id, { resolve, reject, timer });
-      process.send?.({ type: CLUSTER_SCRAPE_REQUEST, id, accept, names, timeoutMs }, undefined, undefined, error => {
-        if (!error) return;
-        clearTimeout(timer);
-        this.pending.delete(id);
-        reject(error);
-      });
-    });
+    return this.ask(this.pending, { type: CLUSTER_SCRAPE_REQUEST, accept, names, timeoutMs: cluster.timeoutMs });
   }
 
   private readonly onMessage = (message: ClusterMessage): void => {
@@ -201,28 +184,30 @@ export class ClusterWorker implements ExpositionSource, StatusSource {
           this.logger.warn(`could not read the status page's numbers for the cluster: ${describeError(error)}`),
       );
     } else if (message?.type === CLUSTER_STATUS_RESPONSE && typeof message.id === 'number') {
-      const p = this.pendingStatuses.get(message.id);
-      if (!p) return;
-      this.pendingStatuses.delete(message.id);
-      clearTimeout(p.timer);
-      if (message.error !== undefined) p.reject(new Error(message.error));
-      else
-        p.resolve({
-          statuses: Array.isArray(message.statuses) ? message.statuses : [],
-          expected: typeof message.expected === 'number' ? message.expected : 1,
-        });
+      this.settle(this.pendingStatuses, message.id, message, answer => ({
+        statuses: Array.isArray(answer.statuses) ? answer.statuses : [],
+        expected: typeof answer.expected === 'number' ? answer.expected : 1,
+      }));
     } else if (message?.type === CLUSTER_SCRAPE_RESPONSE && typeof message.id === 'number') {
-      const p = this.pending.get(message.id);
-      if (!p) return;
-      this.pending.delete(message.id);
-      clearTimeout(p.timer);
-      if (message.error !== undefined) p.reject(new Error(message.error));
-      else
-        p.resolve({
-          contentType: message.contentType ?? '',
-          body:
-            typeof message.bodyBase64 === 'string' ? Buffer.from(message.bodyBase64, 'base64') : (message.body ?? ''),
-        });
+      this.settle(this.pending, message.id, message, answer => ({
+        contentType: answer.contentType ?? '',
+        body: typeof answer.bodyBase64 === 'string' ? Buffer.from(answer.bodyBase64, 'base64') : (answer.body ?? ''),
+      }));
     }
   };
+
+  /** Ends the request `id` with the primary's answer (or its error), if it is still waiting. */
+  private settle<T>(
+    pending: Map<number, Pending<T>>,
+    id: number,
+    message: ClusterMessage,
+    answer: (message: ClusterMessage) => T,
+  ): void {
+    const p = pending.get(id);
+    if (!p) return;
+    pending.delete(id);
+    clearTimeout(p.timer);
+    if (message.error !== undefined) p.reject(new Error(message.error));
+    else p.resolve(answer(message));
+  }
 }
