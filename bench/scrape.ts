@@ -14,6 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Counter, Histogram, Registry } from 'prom-client';
@@ -59,7 +60,12 @@ class StallWatch {
   private longest = 0;
   private lastCpu = process.cpuUsage();
   private longestCpu = 0;
+  private longestGc = 0;
   constructor() {
+    // V8's pauses for garbage collection, to tell a stall the renderer caused from one the GC did.
+    new PerformanceObserver(list => {
+      for (const entry of list.getEntries()) if (entry.duration > this.longestGc) this.longestGc = entry.duration;
+    }).observe({ entryTypes: ['gc'] });
     setInterval(() => {
       const now = performance.now();
       if (now - this.last > this.longest) this.longest = now - this.last;
@@ -75,6 +81,11 @@ class StallWatch {
     this.longest = 0;
     this.lastCpu = process.cpuUsage();
     this.longestCpu = 0;
+    this.longestGc = 0;
+  }
+  /** The longest GC pause since `arm()` (entries arrive a turn late: read after one). */
+  readGc(): number {
+    return this.longestGc;
   }
   /** The longest gap between two ticks, minus the 1 ms the timer waits: wall-clock time. */
   read(): number {
@@ -174,7 +185,9 @@ async function serve(size: number): Promise<void> {
       watch.arm();
       process.send?.({ type: 'armed' });
     } else if (message.type === 'read') {
-      process.send?.({ type: 'stall', ms: watch.read(), cpu: watch.readCpu() });
+      const ms = watch.read();
+      const cpu = watch.readCpu();
+      setImmediate(() => process.send?.({ type: 'stall', ms, cpu, gc: watch.readGc() }));
     } else if (message.type === 'reference') {
       // prom-client alone, in one piece: time and stall are the same thing.
       watch.arm();
@@ -282,7 +295,9 @@ async function memory(): Promise<void> {
 
 function child(args: string[]): ChildProcess {
   const file = fileURLToPath(import.meta.url);
-  return spawn('taskset', ['-c', '1', process.execPath, '--expose-gc', file, ...args], {
+  // APP_NODE_FLAGS: extra flags for the app's Node (--trace-gc to see which stalls are GC).
+  const flags = (process.env.APP_NODE_FLAGS ?? '').split(' ').filter(f => f !== '');
+  return spawn('taskset', ['-c', '1', process.execPath, '--expose-gc', ...flags, file, ...args], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
 }
@@ -326,14 +341,15 @@ async function measureSize(size: number): Promise<void> {
     `\n${size} series (${Math.round(size * MIX.counter)} counter, ${Math.round(size * MIX.histogram)} histogram, ${Math.round(size * MIX.plain)} plain prom-client)`,
   );
   console.log(
-    '| format | bytes | total ms (median) | longest stall ms, wall (median) | wall max | longest stall ms, CPU (median) |',
+    '| format | bytes | total ms (median) | longest stall ms, wall (median) | wall max | longest stall ms, CPU (median) | longest GC pause ms (median) |',
   );
-  console.log('|---|---:|---:|---:|---:|---:|');
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
   let window = 50;
   for (const format of FORMATS) {
     const totals: number[] = [];
     const stalls: number[] = [];
     const cpus: number[] = [];
+    const gcs: number[] = [];
     let bytes = 0;
     for (let i = 0; i < WARMUP + SCRAPES; i++) {
       // The endpoint spaces renderings by the last one's duration: do not measure that wait.
@@ -344,16 +360,17 @@ async function measureSize(size: number): Promise<void> {
       const res = await get(port, format);
       const total = performance.now() - started;
       app.send({ type: 'read' });
-      const { ms, cpu } = await next<{ ms: number; cpu: number }>(app, 'stall');
+      const { ms, cpu, gc } = await next<{ ms: number; cpu: number; gc: number }>(app, 'stall');
       if (res.status !== 200) throw new Error(`${format.name}: status ${res.status}`);
       bytes = res.bytes;
       if (i < WARMUP) continue;
       totals.push(total);
       stalls.push(ms);
       cpus.push(cpu);
+      gcs.push(gc);
     }
     console.log(
-      `| ${format.name} | ${bytes} | ${fmt(median(totals))} | ${fmt(median(stalls))} | ${fmt(Math.max(...stalls))} | ${fmt(median(cpus))} |`,
+      `| ${format.name} | ${bytes} | ${fmt(median(totals))} | ${fmt(median(stalls))} | ${fmt(Math.max(...stalls))} | ${fmt(median(cpus))} | ${fmt(median(gcs))} |`,
     );
     if (format === FORMATS[0]) window = median(totals);
   }

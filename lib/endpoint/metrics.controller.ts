@@ -8,7 +8,7 @@ import { SWAGGER_EXCLUDE_CONTROLLER_METADATA } from '../compat/nest-constants.js
 import type { ResolvedPrometheusOptions } from '../interfaces/resolved-options.interface.js';
 import { requestedNames } from '../core/exposition/render-metrics.js';
 import { ScrapeHandler } from './scrape-handler.js';
-import { bodyAsBytes, bodyLength, endWithBody } from '../core/exposition/scrape-response.js';
+import { bodyAsBytes, bodyLength, endWithBody, releaseWhenClosed } from '../core/exposition/scrape-response.js';
 
 interface ScrapeRequest {
   headers: Record<string, string | string[] | undefined>;
@@ -18,6 +18,9 @@ interface ScrapeRequest {
 }
 interface ScrapeReply {
   send(body: string | Buffer | Readable): unknown;
+  /** Fastify's reply: Node's response. */
+  raw?: { once(event: 'close', listener: () => void): unknown };
+  once?(event: 'close' | 'drain', listener: () => void): unknown;
   /** Express's response is Node's `ServerResponse`. */
   write?(chunk: Buffer): unknown;
   end?(chunk?: string | Buffer): unknown;
@@ -40,11 +43,13 @@ export class MetricsController {
     // forRootAsync with `path: false` (or a port of its own): the route exists (controllers are
     // static) but serves nothing.
     if (this.options.path === false) throw new NotFoundException();
-    const { status, headers, body } = await this.handler.scrape(
+    const response = await this.handler.scrape(
       header(req, 'accept'),
       header(req, 'accept-encoding'),
       requestedNames(req.originalUrl ?? req.url),
     );
+    const { status, headers, body } = response;
+    releaseWhenClosed(res.raw ?? res, response);
     const adapter = this.adapterHost.httpAdapter;
     adapter.status(res, status);
     for (const [name, value] of Object.entries(headers)) adapter.setHeader(res, name, value);

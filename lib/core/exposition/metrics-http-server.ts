@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { requestedNames } from './render-metrics.js';
-import { bodyLength, endWithBody, type ScrapeResponse } from './scrape-response.js';
+import { bodyLength, endWithBody, releaseWhenClosed, type ScrapeResponse } from './scrape-response.js';
 
 export type ScrapeHandlerFn = (
   accept: string | undefined,
@@ -50,7 +50,9 @@ export function createMetricsHttpServer(
       return;
     }
     scrape(header(req, 'accept'), header(req, 'accept-encoding'), requestedNames(url)).then(
-      ({ status, headers, body }) => {
+      response => {
+        const { status, headers, body } = response;
+        releaseWhenClosed(res, response);
         res.writeHead(status, { ...headers, 'Content-Length': bodyLength(body) });
         if (req.method === 'HEAD') res.end();
         else endWithBody(res, body);

@@ -1,3 +1,4 @@
+import { BodyBufferPool } from './body-buffer-pool.js';
 import { type ExpositionBodies, ExpositionBody } from './exposition-body.js';
 import type { ChunkSink } from './render-exposition.js';
 import { acceptsGzip } from './accept-encoding.js';
@@ -19,7 +20,11 @@ interface Rendering {
   /** Whether a scrape of it takes the body as it is, gzipped: all known before it starts. */
   plain: boolean;
   gzip: boolean;
+  /** Scrapes given the plain body and not done with it yet: its buffers go back to the pool at 0. */
+  plainReaders: number;
   bodies: Promise<ExpositionBodies>;
+  /** Gives the plain body's buffers back to the pool (set once the body is complete). */
+  release?: () => void;
 }
 
 /** Longest pause between two renderings (see `SharedScrapes`): Prometheus' scrape timeout is 10 s by default. */
@@ -38,7 +43,9 @@ export const MAX_RENDERING_GAP_MS = 1000;
  * - at most `maxConcurrent` renderings wait or run at once; a scrape that would need one more is
  *   answered `503` with `Retry-After: 1` at once.
  * Nothing is cached, and a scrape never joins a rendering that has started: a value recorded
- * before a scrape arrives is always in its answer.
+ * before a scrape arrives is always in its answer. Bodies are encoded into buffers reused from
+ * scrape to scrape ({@link BodyBufferPool}): a response that calls `release()` once sent gives
+ * them back.
  *
  * @example
  * const scrapes = new SharedScrapes(2);
@@ -55,6 +62,8 @@ export class SharedScrapes {
   private tail: Promise<unknown> = Promise.resolve();
   /** When (`Date.now()`) the next rendering may start. */
   private notBefore = 0;
+  /** The buffers bodies are encoded into, kept for the next scrapes. */
+  private readonly buffers = new BodyBufferPool();
 
   constructor(private readonly maxConcurrent: number) {}
 
@@ -71,7 +80,7 @@ export class SharedScrapes {
     let rendering = this.queued.get(key);
     if (rendering === undefined) {
       if (this.active >= this.maxConcurrent) return tooManyScrapes();
-      const next: Rendering = { contentType, plain: false, gzip: false, bodies: undefined as never };
+      const next: Rendering = { contentType, plain: false, gzip: false, plainReaders: 0, bodies: undefined as never };
       next.bodies = this.enqueue(key, next, render, accept, names);
       rendering = next;
       this.queued.set(key, next);
@@ -79,9 +88,17 @@ export class SharedScrapes {
     // Before the rendering starts (it waits at least for the next turn): it makes what is asked.
     const gzip = acceptsGzip(acceptEncoding);
     if (gzip) rendering.gzip = true;
-    else rendering.plain = true;
+    else {
+      rendering.plain = true;
+      rendering.plainReaders++;
+    }
     const bodies = await rendering.bodies;
-    return scrapeResponse(contentType, (gzip ? bodies.gzipped : bodies.plain) as Buffer | readonly Buffer[], gzip);
+    if (gzip) return scrapeResponse(contentType, bodies.gzipped as Buffer, true);
+    const response = scrapeResponse(contentType, bodies.plain as readonly Buffer[], false);
+    response.release = once(() => {
+      if (--rendering.plainReaders === 0) rendering.release?.();
+    });
+    return response;
   }
 
   private enqueue(
@@ -98,10 +115,14 @@ export class SharedScrapes {
       // From now on, a scrape of this key waits for the next rendering: it may hold newer values.
       this.queued.delete(key);
       const started = Date.now();
-      const body = new ExpositionBody(rendering);
+      const body = new ExpositionBody(rendering, this.buffers);
       try {
         await startRendering(render, accept, names, slice => body.write(slice));
-        return await body.end();
+        const bodies = await body.end();
+        // Scrapes that take the plain body give its buffers back when they are done with it.
+        if (rendering.plainReaders > 0) rendering.release = () => body.release();
+        else body.release();
+        return bodies;
       } catch (error) {
         body.destroy();
         throw error;
@@ -114,6 +135,15 @@ export class SharedScrapes {
     this.tail = run.catch(() => undefined);
     return run;
   }
+}
+
+function once(fn: () => void): () => void {
+  let called = false;
+  return () => {
+    if (called) return;
+    called = true;
+    fn();
+  };
 }
 
 /** `render` as a promise even when it throws synchronously. */
