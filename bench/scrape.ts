@@ -222,7 +222,7 @@ async function servePrimary(): Promise<void> {
     collected.push(JSON.parse(JSON.stringify(await registry.getMetricsAsJSON())));
   }
   const watch = new StallWatch();
-  const results: { total: number; stall: number; cpu: number }[] = [];
+  const results: { total: number; stall: number; cpu: number; gc: number }[] = [];
   for (let i = 0; i < WARMUP + SCRAPES; i++) {
     await new Promise(resolve => setTimeout(resolve, 20));
     watch.arm();
@@ -231,7 +231,8 @@ async function servePrimary(): Promise<void> {
     const total = performance.now() - started;
     await new Promise(resolve => setImmediate(resolve));
     if (rendered.body.length === 0) throw new Error('empty aggregate');
-    if (i >= WARMUP) results.push({ total, stall: watch.read(), cpu: watch.readCpu() });
+    await new Promise(resolve => setImmediate(resolve));
+    if (i >= WARMUP) results.push({ total, stall: watch.read(), cpu: watch.readCpu(), gc: watch.readGc() });
   }
   process.send?.({ type: 'primary', results }, () => process.disconnect());
 }
@@ -421,13 +422,16 @@ async function main(): Promise<void> {
 
 async function measurePrimary(): Promise<void> {
   const primary = child(['--primary']);
-  const { results } = await next<{ results: { total: number; stall: number; cpu: number }[] }>(primary, 'primary');
+  const { results } = await next<{ results: { total: number; stall: number; cpu: number; gc: number }[] }>(
+    primary,
+    'primary',
+  );
   await new Promise(resolve => primary.once('exit', resolve));
   console.log(
     "\ncluster primary, 4 workers x 10k series, aggregate + render text (the IPC parse of the workers' messages not included)",
   );
   console.log(
-    `total ${fmt(median(results.map(r => r.total)))} ms, longest stall ${fmt(median(results.map(r => r.stall)))} ms wall, ${fmt(median(results.map(r => r.cpu)))} ms CPU (medians)`,
+    `total ${fmt(median(results.map(r => r.total)))} ms, longest stall ${fmt(median(results.map(r => r.stall)))} ms wall, ${fmt(median(results.map(r => r.cpu)))} ms CPU, longest GC pause ${fmt(median(results.map(r => r.gc)))} ms (medians)`,
   );
 }
 
