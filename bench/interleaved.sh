@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Bare against instrumented with the load alternating every second: both servers run at once,
+# pinned to the same core, and wrk drives one of them at a time, in short slices, the order
+# alternating. On a shared VM whose speed drifts by 10 to 30 % from one 10 s run to the next
+# (bench/run.sh's rounds), pairs of slices one second apart see the same machine.
+#
+#   ADAPTER=fastify SLICES=60 bash bench/interleaved.sh
+#
+# Settings: ADAPTER=fastify|express, SLICES=60 (pairs of slices), SLICE_SECONDS=1, WARMUP=5 (s of
+# load per server first), CONNECTIONS=50, TRAFFIC=mix (bench/wrk-mix.lua) or path (/users/42),
+# SERVER_CPU=1, WRK_CPU=0, PORTS="3911 3912".
+# Prints: the median of the paired slices' throughput ratios (instrumented / bare) with its
+# quartiles, and CPU µs per request of each server over all its slices (from /proc/<pid>/stat,
+# clock ticks of 10 ms: over 60 slices of ~100 ticks each, about 0.1 % resolution).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+ADAPTER=${ADAPTER:-fastify}
+SLICES=${SLICES:-60}
+SLICE_SECONDS=${SLICE_SECONDS:-1}
+WARMUP=${WARMUP:-5}
+CONNECTIONS=${CONNECTIONS:-50}
+TRAFFIC=${TRAFFIC:-mix}
+SERVER_CPU=${SERVER_CPU:-1}
+WRK_CPU=${WRK_CPU:-0}
+read -r PORT_BARE PORT_INSTR <<<"${PORTS:-3911 3912}"
+HOST=127.0.0.1
+
+die() { printf 'interleaved: %s\n' "$*" >&2; exit 2; }
+command -v wrk >/dev/null || die "wrk not found (apt-get install wrk)"
+case $TRAFFIC in
+  mix) SCRIPT=bench/wrk-mix.lua URL_PATH=/ ;;
+  path) SCRIPT=bench/wrk-report.lua URL_PATH=/users/42 ;;
+  *) die "TRAFFIC must be mix or path" ;;
+esac
+
+node_modules/.bin/tsc -p bench/tsconfig.json
+OUT=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; rm -rf "$OUT"; }
+trap cleanup EXIT
+
+start() { # instrumented(yes|no) port -> pid
+  taskset -c "$SERVER_CPU" node dist/bench/bench/app.js --adapter="$ADAPTER" --instrumented="$1" \
+    --port="$2" --host="$HOST" >"$OUT/server-$1.log" 2>&1 &
+  local pid=$! i
+  for ((i = 0; i < 300; i++)); do
+    grep -q '^ready' "$OUT/server-$1.log" && { echo "$pid"; return; }
+    sleep 0.1
+  done
+  die "the $1 server did not start: $(cat "$OUT/server-$1.log")"
+}
+
+ticks() { local s rest; s=$(<"/proc/$1/stat"); rest=${s##*) }; read -r -a f <<<"$rest"; echo $((f[11] + f[12])); }
+
+load() { # port seconds -> requests completed
+  taskset -c "$WRK_CPU" wrk -t1 -c"$CONNECTIONS" -d"$2"s -s "$SCRIPT" "http://$HOST:$1$URL_PATH" 2>/dev/null |
+    awk '/requests in/ { print $1 }'
+}
+
+BARE=$(start no "$PORT_BARE")
+PIDS+=("$BARE")
+INSTR=$(start yes "$PORT_INSTR")
+PIDS+=("$INSTR")
+load "$PORT_BARE" "$WARMUP" >/dev/null
+load "$PORT_INSTR" "$WARMUP" >/dev/null
+
+: >"$OUT/slices"
+for ((i = 1; i <= SLICES; i++)); do
+  # Alternating order: whichever runs second in a pair does not always see a warmer machine.
+  if ((i % 2)); then order="bare instr"; else order="instr bare"; fi
+  for v in $order; do
+    if [[ $v == bare ]]; then pid=$BARE port=$PORT_BARE; else pid=$INSTR port=$PORT_INSTR; fi
+    t0=$(ticks "$pid")
+    n=$(load "$port" "$SLICE_SECONDS")
+    t1=$(ticks "$pid")
+    printf '%s %s %s %s\n' "$i" "$v" "$n" "$((t1 - t0))" >>"$OUT/slices"
+  done
+done
+
+CLK_TCK=$(getconf CLK_TCK)
+node - "$OUT/slices" "$CLK_TCK" "$ADAPTER" "$TRAFFIC" "$SLICES" "$SLICE_SECONDS" <<'EOF'
+const [file, hz, adapter, traffic, slices, seconds] = process.argv.slice(2);
+const rows = require('fs').readFileSync(file, 'utf8').trim().split('\n').map(l => l.split(' '));
+const by = { bare: new Map(), instr: new Map() };
+const total = { bare: { n: 0, t: 0 }, instr: { n: 0, t: 0 } };
+for (const [i, v, n, t] of rows) {
+  by[v].set(i, Number(n));
+  total[v].n += Number(n);
+  total[v].t += Number(t);
+}
+const ratios = [...by.bare.keys()].map(i => by.instr.get(i) / by.bare.get(i)).sort((a, b) => a - b);
+const q = p => ratios[Math.min(ratios.length - 1, Math.floor(p * ratios.length))];
+const us = v => (total[v].t / Number(hz) / total[v].n) * 1e6;
+const pct = x => `${(x * 100).toFixed(1)}%`;
+console.log(`interleaved: ${adapter} ${traffic}, ${slices} pairs of ${seconds} s slices, node ${process.version}`);
+console.log(`throughput ratio instrumented/bare, median of the pairs: ${pct(q(0.5))} (quartiles ${pct(q(0.25))} to ${pct(q(0.75))}; min ${pct(ratios[0])}, max ${pct(ratios.at(-1))})`);
+console.log(`overall: bare ${total.bare.n} requests, instrumented ${total.instr.n} (ratio ${pct(total.instr.n / total.bare.n)})`);
+console.log(`server CPU per request: bare ${us('bare').toFixed(1)} us, instrumented ${us('instr').toFixed(1)} us (+${(us('instr') - us('bare')).toFixed(1)} us)`);
+EOF
