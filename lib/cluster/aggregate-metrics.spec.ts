@@ -51,6 +51,23 @@ describe('aggregateInSlices', () => {
     await expect(aggregateInSlices(workers)).rejects.toThrow("'median' is not a defined aggregator.");
   });
 
+  it('keeps label sets apart whose hashes collide, and matches them across workers', async () => {
+    // 'user-288904' and 'user-658220' hash alike as {id} label sets: a chain of two groups.
+    const workers = await Promise.all(
+      [0, 1, 2].map(async w => {
+        const registry = new Registry();
+        const c = new Counter({ name: 'seen_total', help: 'Seen', labelNames: ['id'], registers: [registry] });
+        const ids = w === 1 ? ['user-1', 'user-658220', 'user-288904'] : ['user-288904', 'user-658220'];
+        ids.forEach((id, i) => c.inc({ id }, (w + 1) * (i + 1)));
+        return JSON.parse(JSON.stringify(await registry.getMetricsAsJSON())) as MetricsJson;
+      }),
+    );
+    const ours = await render(workers);
+    expect(ours).toBe(await AggregatorRegistry.aggregate(workers).metrics());
+    expect(ours).toContain('seen_total{id="user-288904"} 10');
+    expect(ours).toContain('seen_total{id="user-658220"} 12');
+  });
+
   it('no workers: an empty exposition', async () => {
     expect(await render([])).toBe(await AggregatorRegistry.aggregate([]).metrics());
   });
