@@ -96,7 +96,8 @@ export async function renderAggregate(
   // Slices kept as bytes until the end: as strings, the megabytes of text rendered so far were
   // copied by every young-generation GC of the rendering (one per slice or two).
   const chunks: Buffer[] = [];
-  const onSlice = (slice: string | Buffer) => chunks.push(typeof slice === 'string' ? Buffer.from(slice, 'utf8') : slice);
+  const onSlice = (slice: string | Buffer) =>
+    chunks.push(typeof slice === 'string' ? Buffer.from(slice, 'utf8') : slice);
   await renderCollected(await aggregateInSlices(collected), formatOf(contentType), names, onSlice);
   return { contentType, body: Buffer.concat(chunks).toString('utf8') };
 }
