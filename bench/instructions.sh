@@ -27,6 +27,7 @@ VARIANTS=${VARIANTS:-"bare instrumented"}
 REQUESTS=${REQUESTS:-10000}
 WARMUP=${WARMUP:-15000}
 CONCURRENCY=${CONCURRENCY:-16}
+WINDOWS=${WINDOWS:-1}
 TRAFFIC=${TRAFFIC:-mix}
 PORT=${PORT:-3903}
 HOST=127.0.0.1
@@ -40,12 +41,20 @@ mkdir -p "$OUT"
 BUILD="$OUT/build"
 node_modules/.bin/tsc -p bench/tsconfig.json --outDir "$BUILD"
 
+# Instructions spent inside V8's compilers (the outermost compile entry points: bytecode, baseline
+# and optimizing), inclusive of what they call.
+compile_instructions() {
+  callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null |
+    awk '/Runtime_CompileLazy|Runtime_CompileOptimized|Runtime_CompileBaseline|Runtime_InstallBaselineCode|Runtime_CompileTurbofan|Runtime_CompileMaglev/ {
+      gsub(",", "", $1); n += $1 } END { printf "%d", n }'
+}
+
 SERVER_PID=""
 cleanup() { [[ -n $SERVER_PID ]] && kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true; }
 trap cleanup EXIT
 
 printf 'traffic %s, %s requests measured after %s, %s connections\n' "$TRAFFIC" "$REQUESTS" "$WARMUP" "$CONCURRENCY" | tee "$OUT/summary.txt"
-printf '%-8s %-13s %12s %14s\n' adapter variant requests instr/request | tee -a "$OUT/summary.txt"
+printf '%-8s %-13s %6s %12s %14s %14s\n' adapter variant window requests instr/request 'w/o compiling' | tee -a "$OUT/summary.txt"
 for adapter in $ADAPTERS; do
   for variant in $VARIANTS; do
     yn=yes defaults=yes
@@ -67,18 +76,28 @@ for adapter in $ADAPTERS; do
     done
     grep -q '^ready' "$log" || die "the server was not ready within 20 minutes (valgrind is slow on a busy machine)"
     node "$BUILD"/bench/fixed-load.js "http://$HOST:$PORT" "$WARMUP" "$CONCURRENCY" "$TRAFFIC" >/dev/null
-    callgrind_control -z "$SERVER_PID" >/dev/null
-    node "$BUILD"/bench/fixed-load.js "http://$HOST:$PORT" "$REQUESTS" "$CONCURRENCY" "$TRAFFIC" >/dev/null
-    callgrind_control -d "$SERVER_PID" >/dev/null
+    # WINDOWS measured windows one after the other: V8 still compiles in the first ones, so the
+    # later windows come closer to the steady state.
+    for ((w = 1; w <= WINDOWS; w++)); do
+      callgrind_control -z "$SERVER_PID" >/dev/null
+      node "$BUILD"/bench/fixed-load.js "http://$HOST:$PORT" "$REQUESTS" "$CONCURRENCY" "$TRAFFIC" >/dev/null
+      callgrind_control -d "$SERVER_PID" >/dev/null
+    done
     kill -TERM "$SERVER_PID"
     wait "$SERVER_PID" || true
     SERVER_PID=""
-    # The dump made after zeroing (the final one, at exit, is `$file` without a suffix): its
-    # `totals:` line is the instructions of the measured requests.
-    dump="$OUT/callgrind-$adapter-$variant.1"
-    [[ -s $dump ]] || die "no callgrind dump for $adapter $variant"
-    total=$(awk '/^totals:/ { print $2 }' "$dump")
-    printf '%-8s %-13s %12d %14.0f\n' "$adapter" "$variant" "$REQUESTS" "$(bc -l <<<"$total / $REQUESTS")" | tee -a "$OUT/summary.txt"
+    # The dumps made after zeroing (the final one, at exit, is `$file` without a suffix): their
+    # `totals:` lines are the instructions of the measured requests, window by window. Without
+    # compiling: less the instructions V8's compilers took (inclusive, by callgrind_annotate),
+    # which depend on when V8 decides to optimize, not on the work per request.
+    for ((w = 1; w <= WINDOWS; w++)); do
+      dump="$OUT/callgrind-$adapter-$variant.$w"
+      [[ -s $dump ]] || die "no callgrind dump for $adapter $variant (window $w)"
+      total=$(awk '/^totals:/ { print $2 }' "$dump")
+      compiling=$(compile_instructions "$dump")
+      printf '%-8s %-13s %6s %12d %14.0f %14.0f\n' "$adapter" "$variant" "$w" "$REQUESTS" \
+        "$(bc -l <<<"$total / $REQUESTS")" "$(bc -l <<<"($total - $compiling) / $REQUESTS")" | tee -a "$OUT/summary.txt"
+    done
   done
 done
 printf 'instructions: callgrind dumps in %s/ (callgrind_annotate <file> for functions)\n' "$OUT" >&2

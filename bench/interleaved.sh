@@ -8,9 +8,13 @@
 #
 # Settings: ADAPTER=fastify|express, SLICES=60 (pairs of slices), SLICE_SECONDS=1, WARMUP=5 (s of
 # load per server first), CONNECTIONS=50, TRAFFIC=mix (bench/wrk-mix.lua) or path (/users/42),
-# SERVER_CPU=1, WRK_CPU=0, PORTS="3911 3912".
+# SERVER_CPU=1, WRK_CPU=0, PORTS="3911 3912", BASELINE=bare, CANDIDATE=instrumented.
+# BASELINE and CANDIDATE pick the two servers: bare, instrumented (`PrometheusModule.forRoot()`) or
+# http-only (forRoot() without prom-client's process metrics). BASELINE=bare CANDIDATE=bare is an
+# A/A run: how far apart two identical servers measure, the noise floor of the figures.
 # Prints: the median of the paired slices' throughput ratios (instrumented / bare) with its
-# quartiles, and CPU µs per request of each server over all its slices (from /proc/<pid>/stat,
+# quartiles, the median of the pairs' differences in CPU µs per request, and CPU µs per request of
+# each server over all its slices (from /proc/<pid>/stat,
 # clock ticks of 10 ms: over 60 slices of ~100 ticks each, about 0.1 % resolution).
 set -euo pipefail
 
@@ -42,15 +46,22 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; rm -rf "$OUT"; }
 trap cleanup EXIT
 
-start() { # instrumented(yes|no) port -> pid
-  taskset -c "$SERVER_CPU" node dist/bench/bench/app.js --adapter="$ADAPTER" --instrumented="$1" \
-    --port="$2" --host="$HOST" >"$OUT/server-$1.log" 2>&1 &
+start() { # variant(bare|instrumented|http-only) port log -> pid
+  local instrumented=yes metrics=yes
+  case $1 in
+    bare) instrumented=no ;;
+    instrumented) ;;
+    http-only) metrics=no ;;
+    *) die "BASELINE and CANDIDATE must be bare, instrumented or http-only, not $1" ;;
+  esac
+  BENCH_DEFAULT_METRICS=$metrics taskset -c "$SERVER_CPU" node dist/bench/bench/app.js --adapter="$ADAPTER" \
+    --instrumented="$instrumented" --port="$2" --host="$HOST" >"$3" 2>&1 &
   local pid=$! i
   for ((i = 0; i < 300; i++)); do
-    grep -q '^ready' "$OUT/server-$1.log" && { echo "$pid"; return; }
+    grep -q '^ready' "$3" && { echo "$pid"; return; }
     sleep 0.1
   done
-  die "the $1 server did not start: $(cat "$OUT/server-$1.log")"
+  die "the $1 server did not start: $(cat "$3")"
 }
 
 ticks() { local s rest; s=$(<"/proc/$1/stat"); rest=${s##*) }; read -r -a f <<<"$rest"; echo $((f[11] + f[12])); }
@@ -60,9 +71,11 @@ load() { # port seconds -> requests completed
     awk '/requests in/ { print $1 }'
 }
 
-BARE=$(start no "$PORT_BARE")
+BASELINE=${BASELINE:-bare}
+CANDIDATE=${CANDIDATE:-instrumented}
+BARE=$(start "$BASELINE" "$PORT_BARE" "$OUT/server-baseline.log")
 PIDS+=("$BARE")
-INSTR=$(start yes "$PORT_INSTR")
+INSTR=$(start "$CANDIDATE" "$PORT_INSTR" "$OUT/server-candidate.log")
 PIDS+=("$INSTR")
 load "$PORT_BARE" "$WARMUP" >/dev/null
 load "$PORT_INSTR" "$WARMUP" >/dev/null
@@ -81,22 +94,32 @@ for ((i = 1; i <= SLICES; i++)); do
 done
 
 CLK_TCK=$(getconf CLK_TCK)
-node - "$OUT/slices" "$CLK_TCK" "$ADAPTER" "$TRAFFIC" "$SLICES" "$SLICE_SECONDS" <<'EOF'
-const [file, hz, adapter, traffic, slices, seconds] = process.argv.slice(2);
+node - "$OUT/slices" "$CLK_TCK" "$ADAPTER" "$TRAFFIC" "$SLICES" "$SLICE_SECONDS" "$BASELINE" "$CANDIDATE" <<'EOF'
+const [file, hz, adapter, traffic, slices, seconds, baseline, candidate] = process.argv.slice(2);
 const rows = require('fs').readFileSync(file, 'utf8').trim().split('\n').map(l => l.split(' '));
 const by = { bare: new Map(), instr: new Map() };
+const ticksBy = { bare: new Map(), instr: new Map() };
 const total = { bare: { n: 0, t: 0 }, instr: { n: 0, t: 0 } };
 for (const [i, v, n, t] of rows) {
   by[v].set(i, Number(n));
+  ticksBy[v].set(i, Number(t));
   total[v].n += Number(n);
   total[v].t += Number(t);
 }
+// Per pair: the difference of the two slices' CPU per request. Its median is robust to the slices a
+// neighbour on the host slowed down (they weigh on the totals, as on any mean).
+const sliceUs = (v, i) => (ticksBy[v].get(i) / Number(hz) / by[v].get(i)) * 1e6;
+const cpuDiffs = [...by.bare.keys()].map(i => sliceUs('instr', i) - sliceUs('bare', i)).sort((a, b) => a - b);
+const qd = p => cpuDiffs[Math.min(cpuDiffs.length - 1, Math.floor(p * cpuDiffs.length))];
 const ratios = [...by.bare.keys()].map(i => by.instr.get(i) / by.bare.get(i)).sort((a, b) => a - b);
 const q = p => ratios[Math.min(ratios.length - 1, Math.floor(p * ratios.length))];
 const us = v => (total[v].t / Number(hz) / total[v].n) * 1e6;
 const pct = x => `${(x * 100).toFixed(1)}%`;
 console.log(`interleaved: ${adapter} ${traffic}, ${slices} pairs of ${seconds} s slices, node ${process.version}`);
+console.log(`"bare" below is the baseline server (${baseline}), "instrumented" the candidate (${candidate})`);
 console.log(`throughput ratio instrumented/bare, median of the pairs: ${pct(q(0.5))} (quartiles ${pct(q(0.25))} to ${pct(q(0.75))}; min ${pct(ratios[0])}, max ${pct(ratios.at(-1))})`);
 console.log(`overall: bare ${total.bare.n} requests, instrumented ${total.instr.n} (ratio ${pct(total.instr.n / total.bare.n)})`);
 console.log(`server CPU per request: bare ${us('bare').toFixed(1)} us, instrumented ${us('instr').toFixed(1)} us (+${(us('instr') - us('bare')).toFixed(1)} us)`);
+const signed = x => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
+console.log(`server CPU per request, median of the pairs' differences: ${signed(qd(0.5))} us (quartiles ${signed(qd(0.25))} to ${signed(qd(0.75))})`);
 EOF

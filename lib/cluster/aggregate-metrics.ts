@@ -111,17 +111,28 @@ class SampleGroups {
   /** Hash -> the first group with it; `next` chains the others (-1 ends a chain). */
   private readonly byHash = new Map<number, number>();
   private readonly next: number[] = [];
+  // What the last `find()` that found nothing saw: `add()` joins the new group there without
+  // hashing the sample and walking its chain again.
+  private missedHash = 0;
+  private missedTail = -1;
 
   /** The group of this sample's name and label set, or -1. */
   find(sample: Value): number {
-    let g = this.byHash.get(sampleHash(sample)) ?? -1;
+    const hash = sampleHash(sample);
+    let g = this.byHash.get(hash) ?? -1;
+    let tail = -1;
     while (g !== -1 && !(this.metricNames[g] === sample.metricName && sameLabels(this.labels[g], sample.labels))) {
+      tail = g;
       g = this.next[g];
+    }
+    if (g === -1) {
+      this.missedHash = hash;
+      this.missedTail = tail;
     }
     return g;
   }
 
-  /** A new group, for a sample `find()` found none for. */
+  /** A new group, for the sample the last `find()` found none for. */
   add(sample: Value, value: number): void {
     const g = this.values.length;
     this.labels.push(sample.labels);
@@ -129,14 +140,8 @@ class SampleGroups {
     this.values.push(value);
     this.counts.push(1);
     this.next.push(-1);
-    const hash = sampleHash(sample);
-    let last = this.byHash.get(hash);
-    if (last === undefined) {
-      this.byHash.set(hash, g);
-      return;
-    }
-    while (this.next[last] !== -1) last = this.next[last];
-    this.next[last] = g;
+    if (this.missedTail === -1) this.byHash.set(this.missedHash, g);
+    else this.next[this.missedTail] = g;
   }
 }
 
