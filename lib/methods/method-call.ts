@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Counter, Gauge, Histogram, Summary } from 'prom-client';
 import type { MetricCallContext } from '../interfaces/index.js';
 import type { MethodMetric } from './method-metric.js';

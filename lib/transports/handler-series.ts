@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { CounterFamily, CounterSeries } from '../core/counter-family.js';
 import type { GaugeFamily, GaugeSeries } from '../core/gauge-family.js';
 import type { HistogramFamily, HistogramSeries } from '../core/histogram-family.js';
