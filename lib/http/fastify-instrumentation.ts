@@ -12,12 +12,9 @@ import { type RequestHookHost, startInRequestHook } from './request-hook.js';
 import type { RecordedRequest, RequestRecord } from './request-record.js';
 import type { RouteSeries } from './route-series.js';
 
-type RawRequest = IncomingMessage & RecordedRequest;
-type RawResponse = ServerResponse & { [FASTIFY_RECORD]?: RequestRecord };
+type RawRequest = IncomingMessage & RecordedRequest & { [FASTIFY_RECORD]?: RequestRecord };
 
-// Kept on the raw response: Fastify leaves its prototype alone, and nothing adds properties to it
-// after Node's constructor, so every access sees one shape (the raw request gets properties from
-// middie and Node along the way: reading a symbol there was a megamorphic lookup each time).
+// Fastify leaves the raw request's prototype alone, so a property there is cheap.
 const FASTIFY_RECORD = Symbol('nestjs-prom-metrics:record');
 interface FastifyRequestLike {
   raw: RawRequest;
@@ -25,7 +22,7 @@ interface FastifyRequestLike {
 }
 type RouteConfig = Record<string | symbol, unknown>;
 interface FastifyReplyLike {
-  raw: RawResponse;
+  raw: ServerResponse;
   getHeader(name: string): unknown;
 }
 type Hook = ((request: FastifyRequestLike, reply: FastifyReplyLike, done: () => void) => unknown) & {
@@ -74,16 +71,16 @@ export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
   install(adapter: FastifyAdapterLike, report?: CompatReport): void {
     const recorder = this.recorder;
     const inspector: RouteInspector<never> = this;
-    // One close listener for every response (no closure per request): the record is on the response.
+    // One close listener for every response (no closure per request): the record is on the request.
     const onClose = function (this: ServerResponse): void {
-      const record = (this as RawResponse)[FASTIFY_RECORD];
+      const record = (this.req as RawRequest)[FASTIFY_RECORD];
       if (record !== undefined) recorder.end(record, this, inspector);
     };
     const track = (request: FastifyRequestLike, reply: FastifyReplyLike) => {
-      let record = reply.raw[FASTIFY_RECORD];
+      let record = request.raw[FASTIFY_RECORD];
       if (record === undefined) {
         record = recorder.beginShared(reply.raw, onClose, inspector);
-        reply.raw[FASTIFY_RECORD] = record;
+        request.raw[FASTIFY_RECORD] = record;
       }
       if (record.reply === undefined) {
         record.reply = reply;
@@ -96,8 +93,8 @@ export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
     // Fastify's handler is wrapped rather than joined by a second listener: with two listeners, every
     // emit copies the listener array.
     const server = adapter.getHttpServer?.() as Server | undefined;
-    const wrapped = wrapFastifyRequestListener(server, (_req, res: RawResponse) => {
-      res[FASTIFY_RECORD] = recorder.beginShared(res, onClose, inspector);
+    const wrapped = wrapFastifyRequestListener(server, (req: RawRequest, res) => {
+      req[FASTIFY_RECORD] = recorder.beginShared(res, onClose, inspector);
     });
     if (!wrapped) report?.fastifyRequestListeners(server?.listenerCount?.('request'));
     // Hands Fastify's request and reply to the record (`app.inject()` has no request event: begins there).
