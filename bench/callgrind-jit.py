@@ -3,9 +3,12 @@
 that `node --perf-basic-prof` writes (/tmp/perf-<pid>.map): callgrind shows JIT code as bare
 addresses. Used with bench/instructions.sh (NODE_FLAGS=--perf-basic-prof).
 
-  python3 bench/callgrind-jit.py <callgrind dump> <perf map> <requests> [top=40] [filter]
+  python3 bench/callgrind-jit.py <callgrind dump> <perf map|/dev/null> <requests> [top=40] [filter]
 
-Prints instructions per request by function (self cost), JIT code by its V8 name ("JS:*name file:line").
+Prints instructions per request in all, and without V8's garbage collector, compilers and write
+barriers (the "steady" count: those depend on when V8 decides to collect or optimize, which under
+valgrind's slowdown varies from one window to the next by more than the library costs), then by
+function (self cost), JIT code by its V8 name ("JS:*name file:line").
 """
 import bisect, re, sys
 from collections import defaultdict
@@ -66,8 +69,19 @@ for name, cost in self_cost.items():
         base = jit_name(int(m.group(1), 16)) or ('JIT? ' + base)
     merged[base] += cost
 
+UNSTEADY = re.compile(
+    r'v8::internal::(Heap|Mark|Scaveng|Sweep|Incremental|Concurrent|Evacuat|Minor|Memory|Remembered|Slot|Page|'
+    r'Marking|BodyDescriptor|RootScavenge|Pretenuring|LargeObject|PagedSpace|NewSpace|SemiSpace|ArrayBufferSweeper|'
+    r'Young|MainMarking|WeakObjects|LocalHeap|HeapObject::SizeFromMap|FreeList|ObjectStats|compiler::|Compiler|Parser|'
+    r'Scanner|Zone|interpreter::|baseline::|WriteBarrier|RelocIterator|Assembler|Bytecode|Deoptimiz|TurboAssembler|'
+    r'MacroAssembler|AstNode|Ast|Scope|SharedFunctionInfo::Should|Debug|maglev|FeedbackVector|CodeGen|Code::|Optimiz|'
+    r'TieringManager|RuntimeProfiler)|heap::base|cppgc|Scavenger|IterateAndScavenge|ScavengeVisitor|MarkingVisitor|'
+    r'MarkCompact|Builtins_RecordWrite|Builtins_CompileLazy|Runtime_Compile|std::_Rb_tree|GraphReducer|__memset|'
+    r'__memcpy|_int_malloc|_int_free|malloc|free$|operator new|operator delete')
+
 total = sum(merged.values())
-print(f'total {total / requests:,.0f} instructions/request')
+steady = sum(c for name, c in merged.items() if not UNSTEADY.search(name))
+print(f'total {total / requests:,.0f} instructions/request, steady {steady / requests:,.0f}')
 rows = sorted(merged.items(), key=lambda kv: -kv[1])
 if flt:
     rows = [r for r in rows if re.search(flt, r[0])]

@@ -14,8 +14,8 @@
 # A/A run: how far apart two identical servers measure, the noise floor of the figures.
 # Prints: the median of the paired slices' throughput ratios (instrumented / bare) with its
 # quartiles, the median of the pairs' differences in CPU µs per request, and CPU µs per request of
-# each server over all its slices (from /proc/<pid>/stat,
-# clock ticks of 10 ms: over 60 slices of ~100 ticks each, about 0.1 % resolution).
+# each server over all its slices (from /proc/<pid>/stat, clock ticks of 10 ms: over 60 slices of
+# ~100 ticks each, about 0.1 % resolution).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
