@@ -29,6 +29,7 @@ WARMUP=${WARMUP:-15000}
 CONCURRENCY=${CONCURRENCY:-16}
 WINDOWS=${WINDOWS:-1}
 NODE_FLAGS=${NODE_FLAGS:-} # e.g. --perf-basic-prof: /tmp/perf-<pid>.map names the JIT code callgrind shows as addresses
+# (that flag also has V8 write an isolate log: --logfile keeps it in $OUT rather than the project root)
 TRAFFIC=${TRAFFIC:-mix}
 PORT=${PORT:-3903}
 HOST=127.0.0.1
@@ -67,7 +68,7 @@ for adapter in $ADAPTERS; do
     esac
     log="$OUT/server-$adapter-$variant.log"
     BENCH_DEFAULT_METRICS=$defaults valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind-$adapter-$variant" \
-      node --single-threaded $NODE_FLAGS "$BUILD"/bench/app.js --adapter="$adapter" --instrumented="$yn" --port="$PORT" --host="$HOST" \
+      node --single-threaded --logfile="$OUT/v8-%p.log" $NODE_FLAGS "$BUILD"/bench/app.js --adapter="$adapter" --instrumented="$yn" --port="$PORT" --host="$HOST" \
       >"$log" 2>&1 &
     SERVER_PID=$!
     for ((i = 0; i < 6000; i++)); do
