@@ -93,6 +93,86 @@ export function fastifyMatchedRoute(
 }
 
 /**
+ * The config of the route a Fastify request matched, read from the route's context rather than
+ * through `request.routeOptions`, a getter that builds a new object of twelve fields on every read
+ * (Fastify 5). The config is the object Fastify made for the route from the options its `onRoute`
+ * hooks saw (own symbol keys included): a value put there at `onRoute` is found here. Falls back to
+ * `request.routeOptions.config` where the context is not found.
+ *
+ * Relies on: Fastify's request keeping its route's context in an own property keyed by a symbol
+ * described `fastify.context`, whose `config` is built as `{ ...routeOptions.config, url, method }`
+ * after the `onRoute` hooks ran. Fastify 4 and 5. Breaks: test/compat (the context is no longer
+ * found: `FastifyRouteContexts.found` is false; the metrics stay right, by the fallback).
+ */
+export class FastifyRouteContexts {
+  /** The context's key: undefined until the first request is seen, null when Fastify has none. */
+  private key: symbol | null | undefined = undefined;
+
+  /** Whether the context was found (on the first request read). */
+  get found(): boolean {
+    return typeof this.key === 'symbol';
+  }
+
+  config(request: object): Record<string | symbol, unknown> | undefined {
+    let key = this.key;
+    if (key === undefined) key = this.key = findOwnSymbol(request, 'fastify.context');
+    if (key !== null) {
+      const context = (request as Record<symbol, { config?: Record<string | symbol, unknown> } | undefined>)[key];
+      if (context !== undefined) return context.config;
+    }
+    return fastifyMatchedRoute(request)?.config;
+  }
+}
+
+/** A Fastify reply, as far as its headers go. */
+export interface FastifyReplyHeadersLike {
+  getHeader(name: string): unknown;
+}
+
+/**
+ * Reads a reply's `Content-Length` where Fastify keeps it until `writeHead`: `reply.getHeader()`
+ * lowercases the name it is given on every call (about 250 instructions a request, measured with
+ * bench/instructions.sh), and the raw response's `getHeader` cannot see headers Fastify passes to
+ * `writeHead` in one object. Falls back to `reply.getHeader()` where that store is not found or
+ * has no `content-length` (a header set on `reply.raw`), so the value is the same either way.
+ *
+ * Relies on: Fastify's reply keeping the headers it will send in an own property keyed by a symbol
+ * described `fastify.reply.headers`, with lowercase names (`reply.header()` lowercases them, and
+ * Fastify sets `content-length` there itself). Fastify 4 and 5. Breaks: test/compat (the store is
+ * no longer found: `FastifyReplyHeaders.found` is false; the sizes stay right, by the fallback).
+ */
+export class FastifyReplyHeaders {
+  /** The store's key: undefined until the first reply is seen, null when Fastify has none. */
+  private key: symbol | null | undefined = undefined;
+
+  /** Whether the store was found (on the first reply read). */
+  get found(): boolean {
+    return typeof this.key === 'symbol';
+  }
+
+  contentLength(reply: FastifyReplyHeadersLike): unknown {
+    let key = this.key;
+    if (key === undefined) key = this.key = findOwnSymbol(reply, 'fastify.reply.headers');
+    if (key !== null) {
+      const headers = (reply as unknown as Record<symbol, Record<string, unknown> | undefined>)[key];
+      const value = headers?.['content-length'];
+      if (value !== undefined) return value;
+    }
+    return reply.getHeader('content-length');
+  }
+}
+
+/** The own symbol of `object` with that description whose value is an object, or null. */
+function findOwnSymbol(object: object, description: string): symbol | null {
+  for (const symbol of Object.getOwnPropertySymbols(object)) {
+    if (symbol.description !== description) continue;
+    const value: unknown = (object as Record<symbol, unknown>)[symbol];
+    return typeof value === 'object' && value !== null ? symbol : null;
+  }
+  return null;
+}
+
+/**
  * Has `wrap` see every request that Nest's not-found handler answers, by wrapping the handler
  * Nest passes to the adapter's `setNotFoundHandler`. Returns false when the adapter has none.
  *

@@ -1,5 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import {
+  FastifyReplyHeaders,
+  FastifyRouteContexts,
   fastifyMatchedRoute,
   fastifyRouteConfig,
   wrapFastifyRequestListener,
@@ -16,6 +18,8 @@ type RawRequest = IncomingMessage & RecordedRequest & { [FASTIFY_RECORD]?: Reque
 
 // Fastify leaves the raw request's prototype alone, so a property there is cheap.
 const FASTIFY_RECORD = Symbol('nestjs-prom-metrics:record');
+/** Key of a controller route's `FastifyRouteState` (or null: `@DoNotTrack()`) in its config. */
+const ROUTE_STATE = Symbol('nestjs-prom-metrics:route');
 interface FastifyRequestLike {
   raw: RawRequest;
   routeOptions?: { url?: string; config?: RouteConfig };
@@ -25,13 +29,10 @@ interface FastifyReplyLike {
   raw: ServerResponse;
   getHeader(name: string): unknown;
 }
-type Hook = ((request: FastifyRequestLike, reply: FastifyReplyLike, done: () => void) => unknown) & {
-  [OWN_HOOK]?: true;
-};
+type Hook = (request: FastifyRequestLike, reply: FastifyReplyLike, done: () => void) => unknown;
 interface RouteOptionsLike {
   url: string;
-  config?: Record<string | symbol, unknown>;
-  onRequest?: Hook | Hook[];
+  config?: RouteConfig;
 }
 interface FastifyLike {
   addHook(name: 'onRoute', hook: (route: RouteOptionsLike) => void): unknown;
@@ -45,31 +46,48 @@ export interface FastifyAdapterLike extends RequestHookHost<FastifyRequestLike, 
   setNotFoundHandler(handler: NotFoundHandler, ...rest: unknown[]): unknown;
 }
 
-const OWN_HOOK = Symbol('nestjs-prom-metrics:hook');
 /** The route config flags the module sets on controller routes (see prepare-routes). */
 const OWN_ROUTE_FLAGS = [CONTROLLER_ROUTE_CONFIG, UNTRACKED_ROUTE_CONFIG];
 
 /**
+ * What a controller route's config carries for its requests: its template, and the series of the
+ * method it was last requested with (a Fastify route has one method, or a few with `@All()`), so
+ * that a request finds its series without a lookup. Also the route's key among the recorder's routes.
+ */
+class FastifyRouteState {
+  method: string | undefined = undefined;
+  series: RouteSeries | null = null;
+
+  constructor(readonly template: string) {}
+}
+
+/**
  * Fastify: the adapter's request hook (Nest's first `onRequest` hook, ahead of CORS, middleware
- * and the shutdown guard) starts the clock and listens for the end of the raw response. An
- * `onRequest` hook on each controller route (added as Nest registers it, so it knows its template
- * and costs no lookup) marks the request in progress there; routes `@DoNotTrack()` covers get none,
- * and routes that plugins add (CORS preflight) count as unmatched, as on Express.
- * Requests answered before their route's hook are resolved from Fastify's route options at the
- * end. Without the adapter's request hook (NestJS 10, 11.0), a global onRequest hook of the
- * module stands in for it.
+ * and the shutdown guard) starts the clock, listens for the end of the raw response and, as the
+ * route is matched before any hook runs, marks the request in progress on its route: the
+ * `onRoute` hook left the route's state in the route's config, where the request's route context
+ * finds it (one hook for all of it: a hook per route would cost a second hook call per request).
+ * Routes `@DoNotTrack()` covers are marked not counted, and routes that plugins add (CORS
+ * preflight) count as unmatched, as on Express. Requests answered before that hook are resolved
+ * from Fastify's route options at the end. Without the adapter's request hook (NestJS 10, 11.0),
+ * a global onRequest hook of the module stands in for it.
  */
 export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
   /** Whether Nest handed its not-found handler to the adapter (checked after init). */
   notFoundHandlerSet = false;
   /** Controller routes whose registration the `onRoute` hook saw (checked after init). */
   controllerRoutesSeen = 0;
+  /** Where replies keep their headers (found on the first reply). */
+  readonly replyHeaders = new FastifyReplyHeaders();
+  /** Where requests keep their route's context (found on the first request). */
+  readonly routeContexts = new FastifyRouteContexts();
 
   constructor(private readonly recorder: HttpMetricsRecorder) {}
 
   /** Before the routes are registered. */
   install(adapter: FastifyAdapterLike, report?: CompatReport): void {
     const recorder = this.recorder;
+    const routeContexts = this.routeContexts;
     const inspector: RouteInspector<never> = this;
     // One close listener for every response (no closure per request): the record is on the request.
     const onClose = function (this: ServerResponse): void {
@@ -85,6 +103,11 @@ export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
       if (record.reply === undefined) {
         record.reply = reply;
         record.request = request;
+        const state = routeContexts.config(request)?.[ROUTE_STATE] as FastifyRouteState | null | undefined;
+        // undefined: not a controller route (a plugin's, Fastify's 404), resolved at the end.
+        if (state !== undefined) {
+          recorder.enterRoute(record, state === null ? null : this.seriesOf(state, request.raw.method ?? 'GET'));
+        }
       }
       return record;
     };
@@ -110,31 +133,14 @@ export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
     }
 
     (adapter.getInstance() as FastifyLike).addHook('onRoute', route => {
-      // Fastify derives a HEAD route from a GET route's options: drop the GET route's hook.
-      const hooks = ([] as Hook[]).concat(route.onRequest ?? []).filter(h => !h[OWN_HOOK]);
       const config = fastifyRouteConfig(route, OWN_ROUTE_FLAGS);
-      if (config?.[CONTROLLER_ROUTE_CONFIG] === true) this.controllerRoutesSeen++;
-      if (config?.[CONTROLLER_ROUTE_CONFIG] === true && config[UNTRACKED_ROUTE_CONFIG] !== true) {
-        const key = {};
-        const template = route.url;
-        // The series of the route's (last) method, resolved on its first request: a Fastify route
-        // has one method (or a few, with `@All()`), and a series, once made, is kept for good.
-        let method: string | undefined;
-        let series: RouteSeries | null = null;
-        const hook: Hook = (request, reply, done) => {
-          const record = track(request, reply);
-          const m = request.raw.method ?? 'GET';
-          if (m !== method) {
-            series = recorder.routeSeries(key, template, m, undefined);
-            method = m;
-          }
-          recorder.enterRoute(record, series);
-          done();
-        };
-        hook[OWN_HOOK] = true;
-        hooks.push(hook);
-      }
-      route.onRequest = hooks;
+      if (config?.[CONTROLLER_ROUTE_CONFIG] !== true) return;
+      this.controllerRoutesSeen++;
+      // A state per route: Fastify derives a HEAD route from a GET route's options, config
+      // included, and its onRoute replaces the GET route's state. A copy of the config: it can be
+      // the handler's own metadata, which several routes share (`@All()`).
+      const state = config[UNTRACKED_ROUTE_CONFIG] === true ? null : new FastifyRouteState(route.url);
+      route.config = { ...config, [ROUTE_STATE]: state };
     });
 
     wrapNotFoundHandler(adapter, (handler: NotFoundHandler) => {
@@ -151,11 +157,26 @@ export class FastifyInstrumentation implements RouteInspector<RouteConfig> {
     });
   }
 
+  /** The series of a controller route for a method, kept on the route's state for the next request. */
+  private seriesOf(state: FastifyRouteState, method: string): RouteSeries | null {
+    if (method !== state.method) {
+      state.series = this.recorder.routeSeries(state, state.template, method, undefined);
+      state.method = method;
+    }
+    return state.series;
+  }
+
   isUntracked(config: RouteConfig): boolean {
     return config[UNTRACKED_ROUTE_CONFIG] === true;
   }
 
-  /** A request answered before its route's hook ran (CORS preflight, middleware, shutdown). */
+  contentLength(res: ServerResponse, record: RequestRecord): unknown {
+    const reply = record.reply;
+    // No reply: Fastify's router answered before any hook (an undecodable URL).
+    return reply === undefined ? res.getHeader('content-length') : this.replyHeaders.contentLength(reply);
+  }
+
+  /** A request answered before the module's hook saw it, or on a route not a controller's (CORS preflight). */
   seriesAtEnd(res: ServerResponse, _status: number, record: RequestRecord): void {
     const route = fastifyMatchedRoute(record.request as FastifyRequestLike | undefined);
     const method = res.req.method ?? 'GET';

@@ -88,6 +88,11 @@ export interface RouteInspector<K> {
    * request whose route was not known when it began.
    */
   seriesAtEnd?(res: ServerResponse, status: number, record: RequestRecord): void;
+  /**
+   * The response's `Content-Length`, for an adapter that keeps its headers away from the raw
+   * response (Fastify); otherwise the raw response's header is read.
+   */
+  contentLength?(res: ServerResponse, record: RequestRecord): unknown;
 }
 
 /**
@@ -233,7 +238,9 @@ export class HttpMetricsRecorder {
     if (series === null || series === undefined) return;
     const seconds = (performance.now() - record.start) / 1000;
     const requestSize = receivedBodySize(res.req);
-    const responseSize = toSize((record.reply ?? res).getHeader('content-length'));
+    const responseSize = toSize(
+      inspector?.contentLength === undefined ? res.getHeader('content-length') : inspector.contentLength(res, record),
+    );
     const exception = status >= 500 ? requestExceptions.get(res.req) : undefined;
     const exemplar = this.options.exemplars === false ? undefined : this.exemplar(res);
     if (this.options.labels !== undefined) series = series.variant(this.extraLabelValues(res));

@@ -8,7 +8,7 @@ export class RequestRecord {
   inProgress: RouteSeries | undefined = undefined;
   /** Fastify's reply: it passes its headers to `writeHead`, where the raw `getHeader` cannot see them. */
   reply: { getHeader(name: string): unknown } | undefined = undefined;
-  /** Fastify's request: its route options resolve requests that no route hook saw. */
+  /** Fastify's request: its route options resolve, at the end, requests on routes not a controller's. */
   request: unknown = undefined;
   /** Counted already: a pipelined request can end by its request's `close` and its response's. */
   ended = false;
