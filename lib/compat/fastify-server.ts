@@ -101,8 +101,8 @@ export function fastifyMatchedRoute(
  *
  * Relies on: Fastify's request keeping its route's context in an own property keyed by a symbol
  * described `fastify.context`, whose `config` is built as `{ ...routeOptions.config, url, method }`
- * after the `onRoute` hooks ran. Fastify 4 and 5. Breaks: test/compat (the context is no longer
- * found: `FastifyRouteContexts.found` is false; the metrics stay right, by the fallback).
+ * after the `onRoute` hooks ran. Fastify 4 and 5. Breaks: fastify-server.spec.ts (the context is
+ * no longer found: `FastifyRouteContexts.found` is false; the metrics stay right, by the fallback).
  */
 export class FastifyRouteContexts {
   /** The context's key: undefined until the first request is seen, null when Fastify has none. */
@@ -138,8 +138,9 @@ export interface FastifyReplyHeadersLike {
  *
  * Relies on: Fastify's reply keeping the headers it will send in an own property keyed by a symbol
  * described `fastify.reply.headers`, with lowercase names (`reply.header()` lowercases them, and
- * Fastify sets `content-length` there itself). Fastify 4 and 5. Breaks: test/compat (the store is
- * no longer found: `FastifyReplyHeaders.found` is false; the sizes stay right, by the fallback).
+ * Fastify sets `content-length` there itself). Fastify 4 and 5. Breaks: fastify-server.spec.ts (the
+ * store is no longer found: `FastifyReplyHeaders.found` is false; the sizes stay right, by the
+ * fallback).
  */
 export class FastifyReplyHeaders {
   /** The store's key: undefined until the first reply is seen, null when Fastify has none. */
