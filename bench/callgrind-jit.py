@@ -77,7 +77,9 @@ UNSTEADY = re.compile(
     r'MacroAssembler|AstNode|Ast|Scope|SharedFunctionInfo::Should|Debug|maglev|FeedbackVector|CodeGen|Code::|Optimiz|'
     r'TieringManager|RuntimeProfiler)|heap::base|cppgc|Scavenger|IterateAndScavenge|ScavengeVisitor|MarkingVisitor|'
     r'MarkCompact|Builtins_RecordWrite|Builtins_CompileLazy|Runtime_Compile|std::_Rb_tree|GraphReducer|__memset|'
-    r'__memcpy|_int_malloc|_int_free|malloc|free$|operator new|operator delete|IterateObjectCache')
+    r'__memcpy|_int_malloc|_int_free|malloc|free$|operator new|operator delete|IterateObjectCache|'
+    r'LiveObjectRange|StringTableCleaner|RememberedSet|PointersUpdating|NeedsResetDueToFlushedBytecode|'
+    r'Map::UsedInstanceSize|JSObject::GetHeaderSize|CppHeap|__popcountdi2')
 
 total = sum(merged.values())
 steady = sum(c for name, c in merged.items() if not UNSTEADY.search(name))

@@ -78,6 +78,24 @@ class MaintenanceFilter implements ExceptionFilter {
   }
 }
 
+/** A response written on Node's own response: Express's `res` is one, Fastify's reply has it as `raw`. */
+type RawWritable = { raw?: http.ServerResponse } & http.ServerResponse;
+
+@Controller('raw')
+class RawResponseController {
+  @Get('end')
+  end(@Res() res: RawWritable): void {
+    (res.raw ?? res).end('four');
+  }
+
+  @Get('chunked')
+  chunked(@Res() res: RawWritable): void {
+    const raw = res.raw ?? res;
+    raw.write('ab');
+    raw.end('cd');
+  }
+}
+
 /** Lets a test hold a handler until it says so. */
 class Gate {
   private markStarted!: () => void;
@@ -603,6 +621,22 @@ describe.each(ADAPTERS)('HTTP metrics on %s', adapter => {
     expect(sampleValue(exp, `${REQUEST_SIZE}_sum`, labels)).toBe(Buffer.byteLength(body));
     expect(sampleValue(exp, `${RESPONSE_SIZE}_count`, labels)).toBe(1);
     expect(sampleValue(exp, `${RESPONSE_SIZE}_sum`, labels)).toBe(responseLength);
+  });
+
+  it('records the Content-Length Node adds to a body sent whole on the raw response, and 0 for a chunked one', async () => {
+    await start(undefined, { controllers: [RawResponseController] });
+    const whole = await request(server).get('/raw/end').expect(200);
+    expect(whole.text).toBe('four');
+    expect(whole.headers['content-length']).toBe('4');
+    const chunked = await request(server).get('/raw/chunked').expect(200);
+    expect(chunked.text).toBe('abcd');
+    expect(chunked.headers['content-length']).toBeUndefined();
+
+    const exp = await scrape(app!);
+    expect(sampleValue(exp, `${RESPONSE_SIZE}_count`, { method: 'GET', route: '/raw/end' })).toBe(1);
+    expect(sampleValue(exp, `${RESPONSE_SIZE}_sum`, { method: 'GET', route: '/raw/end' })).toBe(4);
+    expect(sampleValue(exp, `${RESPONSE_SIZE}_count`, { method: 'GET', route: '/raw/chunked' })).toBe(1);
+    expect(sampleValue(exp, `${RESPONSE_SIZE}_sum`, { method: 'GET', route: '/raw/chunked' })).toBe(0);
   });
 
   it('shows a running handler in http_requests_in_progress, and 0 once it answered', async () => {

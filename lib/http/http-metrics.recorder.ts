@@ -13,6 +13,7 @@ import { RouteSeries } from './route-series.js';
 import { exceptionName, matchesPattern } from '../core/label-values.js';
 import { describeError } from '../core/describe-error.js';
 import { isInjectedResponse } from '../compat/light-my-request.js';
+import { sentContentLength } from '../compat/node-http.js';
 
 const UNMATCHED_KEY = Symbol('unmatched');
 
@@ -71,6 +72,19 @@ function declaredBodySize(req: ServerResponse['req']): number {
 }
 
 /**
+ * The size of the response's body as its `Content-Length` says: the one it was sent with (one field
+ * read), or else the header set on it (headers not sent: a client that went away first; a chunked
+ * response has none), where the adapter keeps it (Fastify) or on the raw response. Reads no body.
+ */
+function responseBodySize(res: ServerResponse, record: RequestRecord, inspector?: RouteInspector<never>): number {
+  const sent = sentContentLength(res);
+  if (typeof sent === 'number') return sent;
+  return toSize(
+    inspector?.contentLength === undefined ? res.getHeader('content-length') : inspector.contentLength(res, record),
+  );
+}
+
+/**
  * Whether the response was sent whole (otherwise its client went away first: 499). Fastify's
  * `inject()` (light-my-request) writes to a socket of its own that drains only after the response's
  * `close`, so `writableFinished` never holds there: an injected response that ended was sent.
@@ -89,8 +103,9 @@ export interface RouteInspector<K> {
    */
   seriesAtEnd?(res: ServerResponse, status: number, record: RequestRecord): void;
   /**
-   * The response's `Content-Length`, for an adapter that keeps its headers away from the raw
-   * response (Fastify); otherwise the raw response's header is read.
+   * The `Content-Length` header set on a response that was not sent with one (its client went away
+   * first), for an adapter that keeps its headers away from the raw response (Fastify); otherwise
+   * the raw response's header is read.
    */
   contentLength?(res: ServerResponse, record: RequestRecord): unknown;
 }
@@ -238,9 +253,7 @@ export class HttpMetricsRecorder {
     if (series === null || series === undefined) return;
     const seconds = (performance.now() - record.start) / 1000;
     const requestSize = receivedBodySize(res.req);
-    const responseSize = toSize(
-      inspector?.contentLength === undefined ? res.getHeader('content-length') : inspector.contentLength(res, record),
-    );
+    const responseSize = responseBodySize(res, record, inspector);
     const exception = status >= 500 ? requestExceptions.get(res.req) : undefined;
     const exemplar = this.options.exemplars === false ? undefined : this.exemplar(res);
     if (this.options.labels !== undefined) series = series.variant(this.extraLabelValues(res));
