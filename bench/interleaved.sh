@@ -15,7 +15,8 @@
 # Prints: the median of the paired slices' throughput ratios (instrumented / bare) with its
 # quartiles, the median of the pairs' differences in CPU µs per request, and CPU µs per request of
 # each server over all its slices (from /proc/<pid>/stat, clock ticks of 10 ms: over 60 slices of
-# ~100 ticks each, about 0.1 % resolution).
+# ~100 ticks each, about 0.1 % resolution), and the user share of that CPU time (user / (user +
+# system)), which turns bench/instructions.sh's user-mode instruction counts into CPU time.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -64,7 +65,8 @@ start() { # variant(bare|instrumented|http-only) port log -> pid
   die "the $1 server did not start: $(cat "$3")"
 }
 
-ticks() { local s rest; s=$(<"/proc/$1/stat"); rest=${s##*) }; read -r -a f <<<"$rest"; echo $((f[11] + f[12])); }
+# utime and stime of a process, in clock ticks (/proc/<pid>/stat fields 14 and 15).
+ticks() { local s rest; s=$(<"/proc/$1/stat"); rest=${s##*) }; read -r -a f <<<"$rest"; echo "${f[11]} ${f[12]}"; }
 
 load() { # port seconds -> requests completed
   taskset -c "$WRK_CPU" wrk -t1 -c"$CONNECTIONS" -d"$2"s -s "$SCRIPT" "http://$HOST:$1$URL_PATH" 2>/dev/null |
@@ -86,10 +88,10 @@ for ((i = 1; i <= SLICES; i++)); do
   if ((i % 2)); then order="bare instr"; else order="instr bare"; fi
   for v in $order; do
     if [[ $v == bare ]]; then pid=$BARE port=$PORT_BARE; else pid=$INSTR port=$PORT_INSTR; fi
-    t0=$(ticks "$pid")
+    read -r u0 s0 < <(ticks "$pid")
     n=$(load "$port" "$SLICE_SECONDS")
-    t1=$(ticks "$pid")
-    printf '%s %s %s %s\n' "$i" "$v" "$n" "$((t1 - t0))" >>"$OUT/slices"
+    read -r u1 s1 < <(ticks "$pid")
+    printf '%s %s %s %s %s\n' "$i" "$v" "$n" "$((u1 + s1 - u0 - s0))" "$((u1 - u0))" >>"$OUT/slices"
   done
 done
 
@@ -99,12 +101,13 @@ const [file, hz, adapter, traffic, slices, seconds, baseline, candidate] = proce
 const rows = require('fs').readFileSync(file, 'utf8').trim().split('\n').map(l => l.split(' '));
 const by = { bare: new Map(), instr: new Map() };
 const ticksBy = { bare: new Map(), instr: new Map() };
-const total = { bare: { n: 0, t: 0 }, instr: { n: 0, t: 0 } };
-for (const [i, v, n, t] of rows) {
+const total = { bare: { n: 0, t: 0, user: 0 }, instr: { n: 0, t: 0, user: 0 } };
+for (const [i, v, n, t, user] of rows) {
   by[v].set(i, Number(n));
   ticksBy[v].set(i, Number(t));
   total[v].n += Number(n);
   total[v].t += Number(t);
+  total[v].user += Number(user);
 }
 // Per pair: the difference of the two slices' CPU per request. Its median is robust to the slices a
 // neighbour on the host slowed down (they weigh on the totals, as on any mean).
@@ -122,4 +125,7 @@ console.log(`overall: bare ${total.bare.n} requests, instrumented ${total.instr.
 console.log(`server CPU per request: bare ${us('bare').toFixed(1)} us, instrumented ${us('instr').toFixed(1)} us (+${(us('instr') - us('bare')).toFixed(1)} us)`);
 const signed = x => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
 console.log(`server CPU per request, median of the pairs' differences: ${signed(qd(0.5))} us (quartiles ${signed(qd(0.25))} to ${signed(qd(0.75))})`);
+// bench/instructions.sh counts user-mode instructions only: this share turns them into CPU time.
+const share = v => (total[v].user / total[v].t).toFixed(3);
+console.log(`user share of server CPU (the rest is system time): bare ${share('bare')}, instrumented ${share('instr')}`);
 EOF
